@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* stderr logger: "pdns-failover[pid]: level group: message", one write(2) per line. */
+#include "common/log.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_bool debug_on;
+static const char *log_ident = "pdns-failover";
+
+void log_set_debug(bool on)
+{
+    atomic_store(&debug_on, on);
+}
+
+bool log_get_debug(void)
+{
+    return atomic_load_explicit(&debug_on, memory_order_relaxed);
+}
+
+void log_set_ident(const char *ident)
+{
+    log_ident = ident;
+}
+
+void log_msg(enum log_level lvl, const char *group, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    char line[2048];
+    int n = snprintf(line, sizeof(line), "%s[%ld]: %s %s: ", log_ident, (long)getpid(), names[lvl],
+                     group);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+    va_end(ap);
+    if (m > 0)
+        len += (size_t)m < sizeof(line) - len ? (size_t)m : sizeof(line) - len - 1;
+    /* Control characters from user input must not split or forge log lines. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)line[i] < 0x20)
+            line[i] = ' ';
+    if (len >= sizeof(line) - 1)
+        len = sizeof(line) - 2;
+    line[len++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, len);
+    (void)w;
+}
