@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/* The record store: zones, names and records loaded from the JSON store file, validated, and
+ * indexed for lookups by (name, zone). A built store is immutable: every part of it lives in one
+ * arena, reply fragments are rendered once at load time, and it is freed whole. Readers on any
+ * thread may use a store concurrently; building one is single-threaded. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/errlist.h"
+
+#define STORE_TTL_MAX     2147483647u /* RFC 2181 section 8 */
+#define STORE_DEFAULT_TTL 3600u
+
+struct store_rr {
+    uint16_t type;
+    uint32_t ttl;
+    const char *content; /* normalised, as pdns prints it */
+    const char *frag;    /* this record as a lookup-reply JSON object */
+    uint32_t frag_len;
+};
+
+struct store_zone;
+
+struct store_node {
+    const uint8_t *name; /* lowercase wire form */
+    const char *text;    /* canonical text, trailing dot */
+    const struct store_zone *zone;
+    struct store_node *next; /* hash chain */
+    uint32_t hash;
+    uint32_t nrr; /* 0: an empty non-terminal */
+    const struct store_rr *rrs;
+    const char *any_frag; /* all records (or the ENT pseudo-record), comma-separated */
+    uint32_t any_len;
+};
+
+struct store_meta {
+    const char *kind;
+    const char *const *values;
+    size_t nvalues;
+};
+
+struct store_zone {
+    const uint8_t *apex; /* lowercase wire form */
+    const char *name;    /* canonical text, trailing dot */
+    uint32_t id;         /* derived from the name: stable across restarts and edits */
+    uint32_t serial;
+    uint32_t nrecords;
+    const struct store_node *const *nodes; /* canonical DNS order, apex first */
+    size_t nnodes;
+    const struct store_meta *meta;
+    size_t nmeta;
+};
+
+typedef struct store store_t;
+
+/* Builds a store from JSON text. Every problem found is added to errs as
+ * "<json path>: <value and reason>" (syntax errors as "line L, column C: ...").
+ * Returns 0 and the store in *ret_store (free with store_free()), or -EINVAL when any error was
+ * found (nothing is returned then). Pure: no I/O. */
+int store_build(const char *json, size_t len, store_t **ret_store, struct errlist *errs);
+/* Reads `path` and builds the store from it; I/O errors are reported through errs too
+ * (the caller prefixes messages with the path). */
+int store_load_file(const char *path, store_t **ret_store, struct errlist *errs);
+void store_free(store_t *s);
+
+size_t store_zone_count(const store_t *s);
+/* Zones sorted by name. */
+const struct store_zone *store_zone_at(const store_t *s, size_t i);
+const struct store_zone *store_zone_by_id(const store_t *s, int64_t id);
+/* Zone with exactly this apex (lowercase wire form), or NULL. */
+const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex);
+size_t store_record_count(const store_t *s);
+
+/* The node for a lowercase wire name. With zone_id > 0, only that zone's node; otherwise the
+ * node of the deepest zone holding the name. NULL when nothing is there. */
+const struct store_node *store_find(const store_t *s, const uint8_t *name, int64_t zone_id);
