@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: MIT */
+/* Remote-backend method dispatch (see dispatch.h and docs/protocol.md). Replies are written by
+ * hand from fragments rendered at store load time: the hot path (lookup) parses the request and
+ * copies bytes, nothing else. */
+#include "backend/dispatch.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend/rdata.h"
+#include "common/dname.h"
+#include "common/xalloc.h"
+
+#define REQUEST_MAX_DEPTH 16
+
+struct dispatch {
+    json_tokener *tok;
+    const store_t *store;
+    dispatch_load_fn load;
+    void *opaque;
+};
+
+dispatch_t *dispatch_new(dispatch_load_fn load, void *opaque)
+{
+    dispatch_t *d = xcalloc(1, sizeof(*d));
+    d->tok = json_tokener_new_ex(REQUEST_MAX_DEPTH);
+    if (!d->tok)
+        xalloc_die("json_tokener_new_ex");
+    json_tokener_set_flags(d->tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    d->load = load;
+    d->opaque = opaque;
+    return d;
+}
+
+void dispatch_free(dispatch_t *d)
+{
+    if (!d)
+        return;
+    json_tokener_free(d->tok);
+    free(d);
+}
+
+void dispatch_set_store(dispatch_t *d, const store_t *s)
+{
+    d->store = s;
+}
+
+const store_t *dispatch_store(const dispatch_t *d)
+{
+    return d->store;
+}
+
+/* ---- reply helpers ------------------------------------------------------------------------ */
+
+static void reply_false(struct sbuf *out)
+{
+    sbuf_puts(out, "{\"result\":false}\n");
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0 when the byte there does not start one. */
+static size_t utf8_seq_len(const unsigned char *p)
+{
+    size_t n;
+    uint32_t min;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0) {
+        n = 2;
+        min = 0x80;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        n = 3;
+        min = 0x800;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        n = 4;
+        min = 0x10000;
+    } else {
+        return 0;
+    }
+    uint32_t cp = p[0] & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+/* Appends a log message as a JSON string. Messages quote request or store bytes cut to a length
+ * limit, which can split a UTF-8 sequence; such bytes become '?' so the reply stays valid JSON. */
+static void put_log_str(struct sbuf *out, const char *msg)
+{
+    struct sbuf clean = SBUF_INIT;
+    const unsigned char *p = (const unsigned char *)msg;
+    while (*p) {
+        size_t n = utf8_seq_len(p);
+        if (n == 0) {
+            sbuf_putc(&clean, '?');
+            p++;
+        } else {
+            sbuf_put(&clean, p, n);
+            p += n;
+        }
+    }
+    sbuf_json_str(out, sbuf_str(&clean), clean.len);
+    sbuf_free(&clean);
+}
+
+static void reply_false_log(struct sbuf *out, const char *msg)
+{
+    sbuf_puts(out, "{\"result\":false,\"log\":[");
+    put_log_str(out, msg);
+    sbuf_puts(out, "]}\n");
+}
+
+static void reply_true(struct sbuf *out)
+{
+    sbuf_puts(out, "{\"result\":true}\n");
+}
+
+static void reply_string(struct sbuf *out, const char *s, size_t n)
+{
+    sbuf_puts(out, "{\"result\":");
+    sbuf_json_str(out, s, n);
+    sbuf_puts(out, "}\n");
+}
+
+static void put_domain_info(struct sbuf *out, const struct store_zone *z)
+{
+    sbuf_puts(out, "{\"id\":");
+    sbuf_u64(out, z->id);
+    sbuf_puts(out, ",\"zone\":");
+    sbuf_json_str(out, z->name, strlen(z->name));
+    sbuf_puts(out, ",\"kind\":\"native\",\"serial\":");
+    sbuf_u64(out, z->serial);
+    sbuf_putc(out, '}');
+}
+
+/* ---- parameter access --------------------------------------------------------------------- */
+
+struct call {
+    const char *method;
+    json_object *params;
+    struct errbuf *err;
+};
+
+/* Returns the string parameter, or NULL with a message when it is missing or not a string. */
+static const char *param_str(struct call *c, const char *key, size_t *len)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(c->params, key, &v) || !v) {
+        errbuf_set(c->err, -EINVAL, "%s: missing parameter '%s'", c->method, key);
+        return NULL;
+    }
+    if (!json_object_is_type(v, json_type_string)) {
+        errbuf_set(c->err, -EINVAL, "%s: parameter '%s' must be a string, got %.60s", c->method,
+                   key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+        return NULL;
+    }
+    if (len)
+        *len = (size_t)json_object_get_string_len(v);
+    return json_object_get_string(v);
+}
+
+/* Integer parameter (pdns sends numbers; numeric strings are tolerated). Returns 0 or -EINVAL;
+ * a missing parameter gives `def`. */
+static int param_int(struct call *c, const char *key, int64_t def, int64_t *ret)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(c->params, key, &v) || !v) {
+        *ret = def;
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_int)) {
+        *ret = json_object_get_int64(v);
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_string)) {
+        const char *s = json_object_get_string(v);
+        char *end;
+        errno = 0;
+        long long x = strtoll(s, &end, 10);
+        if (*s && !*end && errno == 0) {
+            *ret = x;
+            return 0;
+        }
+    }
+    return errbuf_set(c->err, -EINVAL, "%s: parameter '%s' must be a whole number, got %.60s",
+                      c->method, key, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+}
+
+/* Parses a name parameter into lowercase wire form. */
+static int param_name(struct call *c, const char *key, uint8_t *wire)
+{
+    size_t len;
+    const char *s = param_str(c, key, &len);
+    if (!s)
+        return -EINVAL;
+    struct errbuf e;
+    if (dname_from_text(s, len, NULL, wire, &e) < 0)
+        return errbuf_set(c->err, -EINVAL, "%s: parameter '%s': %s", c->method, key, e.msg);
+    dname_lower(wire);
+    return 0;
+}
+
+/* ---- methods ------------------------------------------------------------------------------ */
+
+static int m_initialize(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    json_object *v;
+    ss->initialized = true;
+    if (d->load && json_object_object_get_ex(c->params, "config", &v)) {
+        if (!json_object_is_type(v, json_type_string))
+            return errbuf_set(c->err, -EINVAL, "initialize: option 'config' must be a path");
+        struct errlist errs = ERRLIST_INIT;
+        int r = d->load(d->opaque, json_object_get_string(v), &errs);
+        if (r < 0) {
+            /* pdns logs every line of "log"; send them all so the operator sees why. */
+            sbuf_puts(out, "{\"result\":false,\"log\":[");
+            for (size_t i = 0; i < errs.n; i++) {
+                if (i)
+                    sbuf_putc(out, ',');
+                put_log_str(out, errs.msgs[i]);
+            }
+            sbuf_puts(out, "]}\n");
+            errbuf_set(c->err, r, "initialize: cannot load store '%s' (%zu errors)",
+                       json_object_get_string(v), errlist_count(&errs));
+            errlist_free(&errs);
+            return 1; /* reply written */
+        }
+        errlist_free(&errs);
+    }
+    reply_true(out);
+    return 0;
+}
+
+static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    uint8_t name[DNAME_WIRE_MAX];
+    size_t tlen;
+    int64_t zone_id;
+    const char *qtype = param_str(c, "qtype", &tlen);
+    if (!qtype || param_name(c, "qname", name) < 0 || param_int(c, "zone-id", -1, &zone_id) < 0)
+        return -EINVAL;
+    if (!d->store) {
+        reply_false(out);
+        return 0;
+    }
+    const struct store_node *n = store_find(d->store, name, zone_id);
+    if (!n) {
+        sbuf_puts(out, "{\"result\":[]}\n");
+        return 0;
+    }
+    int type = rrtype_from_name(qtype, tlen);
+    sbuf_puts(out, "{\"result\":[");
+    if (type == RR_ANY) {
+        sbuf_put(out, n->any_frag, n->any_len);
+    } else if (type > 0) {
+        bool first = true;
+        for (uint32_t i = 0; i < n->nrr; i++) {
+            if (n->rrs[i].type != type)
+                continue;
+            if (!first)
+                sbuf_putc(out, ',');
+            sbuf_put(out, n->rrs[i].frag, n->rrs[i].frag_len);
+            first = false;
+        }
+    }
+    sbuf_puts(out, "]}\n");
+    return 0;
+}
+
+static const struct store_zone *zone_param(dispatch_t *d, struct call *c, const char *key)
+{
+    uint8_t apex[DNAME_WIRE_MAX];
+    if (param_name(c, key, apex) < 0)
+        return NULL;
+    return store_zone_by_name(d->store, apex);
+}
+
+static int m_list(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    int64_t id;
+    if (param_int(c, "domain_id", -1, &id) < 0)
+        return -EINVAL;
+    if (!d->store) {
+        reply_false(out);
+        return 0;
+    }
+    const struct store_zone *z = store_zone_by_id(d->store, id);
+    if (!z && id <= 0) {
+        z = zone_param(d, c, "zonename");
+        if (!z && c->err->msg[0])
+            return -EINVAL;
+    }
+    if (!z) {
+        reply_false(out);
+        return 0;
+    }
+    sbuf_puts(out, "{\"result\":[");
+    for (size_t i = 0; i < z->nnodes; i++) {
+        if (i)
+            sbuf_putc(out, ',');
+        sbuf_put(out, z->nodes[i]->any_frag, z->nodes[i]->any_len);
+    }
+    sbuf_puts(out, "]}\n");
+    return 0;
+}
+
+static int m_get_all_domains(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    (void)c;
+    sbuf_puts(out, "{\"result\":[");
+    size_t n = d->store ? store_zone_count(d->store) : 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sbuf_putc(out, ',');
+        put_domain_info(out, store_zone_at(d->store, i));
+    }
+    sbuf_puts(out, "]}\n");
+    return 0;
+}
+
+static int m_get_domain_info(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    if (!z) {
+        if (c->err->msg[0])
+            return -EINVAL;
+        reply_false(out);
+        return 0;
+    }
+    sbuf_puts(out, "{\"result\":");
+    put_domain_info(out, z);
+    sbuf_puts(out, "}\n");
+    return 0;
+}
+
+static void put_values(struct sbuf *out, const struct store_meta *m)
+{
+    sbuf_putc(out, '[');
+    for (size_t j = 0; j < m->nvalues; j++) {
+        if (j)
+            sbuf_putc(out, ',');
+        sbuf_json_str(out, m->values[j], strlen(m->values[j]));
+    }
+    sbuf_putc(out, ']');
+}
+
+static int
+m_get_all_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    if (!z && c->err->msg[0])
+        return -EINVAL;
+    sbuf_puts(out, "{\"result\":{");
+    for (size_t i = 0; z && i < z->nmeta; i++) {
+        if (i)
+            sbuf_putc(out, ',');
+        sbuf_json_str(out, z->meta[i].kind, strlen(z->meta[i].kind));
+        sbuf_putc(out, ':');
+        put_values(out, &z->meta[i]);
+    }
+    sbuf_puts(out, "}}\n");
+    return 0;
+}
+
+static int
+m_get_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    const char *kind = param_str(c, "kind", NULL);
+    if (!kind)
+        return -EINVAL;
+    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    if (!z && c->err->msg[0])
+        return -EINVAL;
+    for (size_t i = 0; z && i < z->nmeta; i++) {
+        if (strcasecmp(z->meta[i].kind, kind) == 0) {
+            sbuf_puts(out, "{\"result\":");
+            put_values(out, &z->meta[i]);
+            sbuf_puts(out, "}\n");
+            return 0;
+        }
+    }
+    sbuf_puts(out, "{\"result\":[]}\n");
+    return 0;
+}
+
+static const char cmd_help[] = "pdns-failover commands (pdnsutil backend-cmd remote '<command>'):\n"
+                               "  help      this list\n"
+                               "  version   the pdns-failover version\n"
+                               "  zones     every zone with its id, serial and record count\n";
+
+static int m_direct_backend_cmd(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    size_t len;
+    const char *q = param_str(c, "query", &len);
+    if (!q)
+        return -EINVAL;
+    while (len && (*q == ' ' || *q == '\t')) {
+        q++;
+        len--;
+    }
+    while (len && (q[len - 1] == ' ' || q[len - 1] == '\t' || q[len - 1] == '\n'))
+        len--;
+    struct sbuf text = SBUF_INIT;
+    if (len == 4 && strncasecmp(q, "help", 4) == 0) {
+        sbuf_puts(&text, cmd_help);
+    } else if (len == 7 && strncasecmp(q, "version", 7) == 0) {
+        sbuf_puts(&text, "pdns-failover " PF_VERSION "\n");
+    } else if (len == 5 && strncasecmp(q, "zones", 5) == 0) {
+        size_t n = d->store ? store_zone_count(d->store) : 0;
+        if (!d->store)
+            sbuf_puts(&text, "no store loaded\n");
+        for (size_t i = 0; i < n; i++) {
+            const struct store_zone *z = store_zone_at(d->store, i);
+            sbuf_printf(&text, "%s id=%u serial=%u records=%u\n", z->name, z->id, z->serial,
+                        z->nrecords);
+        }
+    } else {
+        /* pdns tooling expects an unknown command to come back as it was sent. */
+        sbuf_puts(&text, "unknown command: ");
+        sbuf_put(&text, q, len);
+        sbuf_puts(&text, " (try 'help')\n");
+    }
+    reply_string(out, sbuf_str(&text), text.len);
+    sbuf_free(&text);
+    return 0;
+}
+
+typedef int (*method_fn)(dispatch_t *, struct session *, struct call *, struct sbuf *);
+
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"lookup", m_lookup}, /* first: the hot path */
+    {"initialize", m_initialize},
+    {"list", m_list},
+    {"getAllDomains", m_get_all_domains},
+    {"getDomainInfo", m_get_domain_info},
+    {"getAllDomainMetadata", m_get_all_domain_metadata},
+    {"getDomainMetadata", m_get_domain_metadata},
+    {"directBackendCmd", m_direct_backend_cmd},
+};
+
+int dispatch_request(dispatch_t *d,
+                     struct session *ss,
+                     const char *line,
+                     size_t len,
+                     struct sbuf *out,
+                     struct errbuf *err)
+{
+    json_object *req = NULL;
+    int r = 0;
+
+    err->msg[0] = '\0';
+    ss->requests++;
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (len == 0) {
+        r = errbuf_set(err, -EINVAL, "empty request line");
+        goto bad;
+    }
+    if (memchr(line, '\0', len)) {
+        r = errbuf_set(err, -EINVAL, "request contains a NUL byte");
+        goto bad;
+    }
+    json_tokener_reset(d->tok);
+    req = json_tokener_parse_ex(d->tok, line, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(d->tok);
+    if (jerr != json_tokener_success || json_tokener_get_parse_end(d->tok) != len) {
+        const char *why = jerr == json_tokener_continue  ? "unexpected end of JSON"
+                          : jerr == json_tokener_success ? "data after the JSON object"
+                                                         : json_tokener_error_desc(jerr);
+        r = errbuf_set(err, -EINVAL, "bad request: %s at byte %zu", why,
+                       json_tokener_get_parse_end(d->tok));
+        goto bad;
+    }
+    json_object *jm, *jp;
+    if (!json_object_is_type(req, json_type_object) ||
+        !json_object_object_get_ex(req, "method", &jm) ||
+        !json_object_is_type(jm, json_type_string))
+    {
+        r = errbuf_set(err, -EINVAL,
+                       "bad request: expected {\"method\": \"...\", "
+                       "\"parameters\": {...}}");
+        goto bad;
+    }
+    if (!json_object_object_get_ex(req, "parameters", &jp) || !jp) {
+        jp = NULL;
+    } else if (!json_object_is_type(jp, json_type_object)) {
+        r = errbuf_set(err, -EINVAL, "bad request: 'parameters' must be an object");
+        goto bad;
+    }
+
+    const char *method = json_object_get_string(jm);
+    for (size_t i = 0; i < ARRAY_SIZE(methods); i++) {
+        if (strcasecmp(method, methods[i].name) != 0)
+            continue;
+        json_object *empty = NULL;
+        if (!jp)
+            jp = empty = json_object_new_object();
+        struct call c = {.method = methods[i].name, .params = jp, .err = err};
+        size_t mark = out->len;
+        r = methods[i].fn(d, ss, &c, out);
+        json_object_put(empty);
+        if (r > 0) { /* the method wrote its own failure reply */
+            r = -EINVAL;
+            goto done;
+        }
+        if (r < 0) {
+            sbuf_truncate(out, mark);
+            goto bad;
+        }
+        goto done;
+    }
+    /* Methods we do not implement (yet) answer false: pdns then falls back or reports
+     * "not supported" itself. */
+    reply_false(out);
+    goto done;
+
+bad:
+    reply_false_log(out, err->msg);
+done:
+    json_object_put(req);
+    return r;
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* The remote-backend methods: one request line in, exactly one reply line out. Knows the JSON
+ * envelope and the store, nothing about sockets or pipes. One dispatcher per answering thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "backend/store.h"
+#include "common/errbuf.h"
+#include "common/errlist.h"
+#include "common/sbuf.h"
+
+typedef struct dispatch dispatch_t;
+
+/* What a connection (unix) or a co-process (pipe) carries between requests. */
+struct session {
+    bool initialized;
+    unsigned long requests;
+};
+
+/* Called for the "config" option of initialize (a pipe co-process started without --config).
+ * Loads and installs the store at `path`, reporting problems in errs; returns 0 or -errno. */
+typedef int (*dispatch_load_fn)(void *opaque, const char *path, struct errlist *errs);
+
+dispatch_t *dispatch_new(dispatch_load_fn load, void *opaque);
+void dispatch_free(dispatch_t *d);
+/* The store to answer from; borrowed, must outlive its use (NULL: nothing loaded yet). */
+void dispatch_set_store(dispatch_t *d, const store_t *s);
+const store_t *dispatch_store(const dispatch_t *d);
+
+/* Handles one request (len bytes, without the newline) and appends exactly one reply line,
+ * ending in '\n', to out. Returns 0, or -EINVAL for a malformed request, with the reason in err
+ * (the reply then is {"result":false,"log":[reason]}), so the caller can log it. */
+int dispatch_request(dispatch_t *d,
+                     struct session *ss,
+                     const char *line,
+                     size_t len,
+                     struct sbuf *out,
+                     struct errbuf *err);

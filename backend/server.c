@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/* Pipe loop and unix-socket event loop (see server.h).
+ *
+ * DESIGN: one thread, one epoll set. Each connection owns an input buffer (bounded by max_line)
+ * and an output buffer holding at most one reply: pdns sends one request and waits for its reply,
+ * so while a reply is still being written we stop reading from that connection (no unbounded
+ * queueing for a client that pipelines and never reads). All sockets are non-blocking, so a
+ * stalled or slow client only ever waits on itself. Signals arrive through a signalfd. */
+#include "backend/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/protocol.h"
+#include "common/log.h"
+#include "common/sbuf.h"
+#include "common/xalloc.h"
+
+/* ---- shared request handling -------------------------------------------------------------- */
+
+/* Rate limit for per-request error logs: at most this many lines per second. */
+#define LOG_BURST 10
+
+static void log_request_error(const char *where, const struct errbuf *err)
+{
+    static time_t window;
+    static unsigned count, suppressed;
+    time_t now = time(NULL);
+    if (now != window) {
+        if (suppressed)
+            log_warn("proto", "%u more request errors suppressed", suppressed);
+        window = now;
+        count = suppressed = 0;
+    }
+    if (count++ < LOG_BURST)
+        log_warn("proto", "%s: %s", where, err->msg);
+    else
+        suppressed++;
+}
+
+/* Answers one framing result: a request line or an over-long line. */
+static void answer(dispatch_t *d,
+                   struct session *ss,
+                   enum proto_result pr,
+                   const char *line,
+                   size_t len,
+                   const struct proto_lines *pl,
+                   struct sbuf *out,
+                   const char *where)
+{
+    struct errbuf err;
+    if (pr == PROTO_TOO_LONG) {
+        errbuf_set(&err, -E2BIG, "request line longer than %zu bytes, discarded", pl->max_line);
+        sbuf_puts(out, "{\"result\":false,\"log\":[");
+        sbuf_json_str(out, err.msg, strlen(err.msg));
+        sbuf_puts(out, "]}\n");
+        log_request_error(where, &err);
+        return;
+    }
+    if (dispatch_request(d, ss, line, len, out, &err) < 0)
+        log_request_error(where, &err);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---- pipe --------------------------------------------------------------------------------- */
+
+int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_limits *lim)
+{
+    struct proto_lines pl;
+    struct sbuf out = SBUF_INIT;
+    struct session ss = {0};
+    const char *line;
+    size_t len, room;
+    enum proto_result pr;
+    int r = 0;
+
+    proto_init(&pl, lim->max_line);
+    for (;;) {
+        char *p = proto_reserve(&pl, 65536, &room);
+        ssize_t n = read(in_fd, p, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0)
+                log_warn("proto", "reading requests from pdns: %m; stopping");
+            /* A last request without its newline still gets an answer. */
+            sbuf_reset(&out);
+            if ((pr = proto_finish(&pl, &line, &len)) != PROTO_NEED_MORE) {
+                answer(d, &ss, pr, line, len, &pl, &out, "pipe");
+                write_all(out_fd, out.p, out.len);
+            }
+            break;
+        }
+        proto_commit(&pl, (size_t)n);
+        sbuf_reset(&out);
+        while ((pr = proto_next(&pl, &line, &len)) != PROTO_NEED_MORE)
+            answer(d, &ss, pr, line, len, &pl, &out, "pipe");
+        if (out.len == 0)
+            continue;
+        r = write_all(out_fd, out.p, out.len);
+        if (r < 0) {
+            log_err("proto", "writing a reply to pdns: %s; stopping", strerror(-r));
+            break;
+        }
+        if (out.cap > 1024 * 1024) /* do not keep a huge list reply's buffer around */
+            sbuf_free(&out);
+    }
+    proto_free(&pl);
+    sbuf_free(&out);
+    return r;
+}
+
+/* ---- unix socket -------------------------------------------------------------------------- */
+
+struct conn {
+    int fd;
+    unsigned id;
+    struct proto_lines in;
+    struct sbuf out;
+    size_t out_off;
+    struct session ss;
+    struct conn *prev, *next;
+};
+
+struct server {
+    int lfd, epfd, sigfd;
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    struct server_limits lim;
+    unsigned nconns, next_id;
+    struct conn *conns;
+    time_t last_full_warning;
+};
+
+static void conn_close(server_t *srv, struct conn *c)
+{
+    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nconns--;
+    log_debug("server", "connection %u closed after %lu requests", c->id, c->ss.requests);
+    proto_free(&c->in);
+    sbuf_free(&c->out);
+    free(c);
+}
+
+static int conn_want(server_t *srv, struct conn *c, uint32_t events)
+{
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes pending output. Returns 1 when all is written, 0 when the socket is full, -1 when the
+ * connection failed. */
+static int conn_flush(struct conn *c)
+{
+    while (c->out_off < c->out.len) {
+        ssize_t w = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            return -1;
+        }
+        c->out_off += (size_t)w;
+    }
+    sbuf_reset(&c->out);
+    c->out_off = 0;
+    if (c->out.cap > 1024 * 1024)
+        sbuf_free(&c->out);
+    return 1;
+}
+
+/* Answers buffered requests one at a time until input runs dry or the socket is full. */
+static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
+{
+    char where[32];
+    snprintf(where, sizeof(where), "connection %u", c->id);
+    for (;;) {
+        if (c->out.len > c->out_off) {
+            int f = conn_flush(c);
+            if (f < 0) {
+                conn_close(srv, c);
+                return;
+            }
+            if (f == 0) {
+                conn_want(srv, c, EPOLLOUT);
+                return;
+            }
+        }
+        const char *line;
+        size_t len;
+        enum proto_result pr = proto_next(&c->in, &line, &len);
+        if (pr == PROTO_NEED_MORE)
+            break;
+        answer(d, &c->ss, pr, line, len, &c->in, &c->out, where);
+    }
+    conn_want(srv, c, EPOLLIN);
+}
+
+static void conn_read(server_t *srv, dispatch_t *d, struct conn *c)
+{
+    for (int rounds = 0; rounds < 4; rounds++) {
+        size_t room;
+        char *p = proto_reserve(&c->in, 16384, &room);
+        ssize_t n = recv(c->fd, p, room, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            conn_close(srv, c); /* EOF or error: pdns closed this backend instance */
+            return;
+        }
+        proto_commit(&c->in, (size_t)n);
+        if ((size_t)n < room)
+            break;
+    }
+    conn_serve(srv, d, c);
+}
+
+static void accept_all(server_t *srv)
+{
+    for (int i = 0; i < 256; i++) {
+        int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_warn("server", "accept on '%s': %m", srv->path);
+            return;
+        }
+        if (srv->nconns >= srv->lim.max_conns) {
+            time_t now = time(NULL);
+            if (now != srv->last_full_warning)
+                log_warn("server", "refusing a connection: %u connections open (the limit)",
+                         srv->nconns);
+            srv->last_full_warning = now;
+            close(fd);
+            continue;
+        }
+        struct conn *c = xcalloc(1, sizeof(*c));
+        c->fd = fd;
+        c->id = ++srv->next_id;
+        proto_init(&c->in, srv->lim.max_line);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            log_err("server", "epoll_ctl: %m");
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = c;
+        srv->conns = c;
+        srv->nconns++;
+        log_debug("server", "connection %u accepted (%u open)", c->id, srv->nconns);
+    }
+}
+
+int server_listen(const char *path,
+                  mode_t mode,
+                  gid_t gid,
+                  const struct server_limits *lim,
+                  server_t **ret,
+                  struct errbuf *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t plen = strlen(path);
+    int fd = -1, r;
+    server_t *srv = NULL;
+
+    if (plen == 0)
+        return errbuf_set(err, -EINVAL, "empty socket path");
+    if (plen >= sizeof(sa.sun_path))
+        return errbuf_set(err, -ENAMETOOLONG,
+                          "socket path '%s' is %zu bytes long; the limit is %zu bytes", path, plen,
+                          sizeof(sa.sun_path) - 1);
+    memcpy(sa.sun_path, path, plen + 1);
+
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return errbuf_set(err, -EEXIST, "'%s' exists and is not a socket; not replacing it",
+                              path);
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+            return errbuf_set(err, -errno, "socket: %m");
+        r = connect(probe, (struct sockaddr *)&sa, sizeof(sa));
+        int e = errno;
+        close(probe);
+        if (r == 0)
+            return errbuf_set(err, -EADDRINUSE,
+                              "socket '%s' is in use: another process is listening on it", path);
+        if (e != ECONNREFUSED)
+            return errbuf_set(err, -e, "cannot check existing socket '%s' (%s)", path, strerror(e));
+        if (unlink(path) < 0)
+            return errbuf_set(err, -errno, "cannot remove stale socket '%s' (%m)", path);
+    }
+
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errbuf_set(err, -errno, "socket: %m");
+    /* Bind with a restrictive umask so the socket never exists with looser permissions. */
+    mode_t old = umask(0177);
+    r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    umask(old);
+    if (r < 0) {
+        r = errbuf_set(err, -e, "cannot bind socket '%s' (%s)", path, strerror(e));
+        goto fail;
+    }
+    if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) {
+        r = errbuf_set(err, -errno, "cannot set the group of socket '%s' (%m)", path);
+        goto fail_unlink;
+    }
+    if (chmod(path, mode) < 0) {
+        r = errbuf_set(err, -errno, "cannot set the mode of socket '%s' (%m)", path);
+        goto fail_unlink;
+    }
+    if (listen(fd, SOMAXCONN) < 0) {
+        r = errbuf_set(err, -errno, "cannot listen on '%s' (%m)", path);
+        goto fail_unlink;
+    }
+    if (lstat(path, &st) < 0) {
+        r = errbuf_set(err, -errno, "socket '%s' vanished (%m)", path);
+        goto fail;
+    }
+
+    srv = xcalloc(1, sizeof(*srv));
+    srv->lfd = fd;
+    srv->epfd = srv->sigfd = -1;
+    srv->path = xstrdup(path);
+    srv->dev = st.st_dev;
+    srv->ino = st.st_ino;
+    srv->lim = *lim;
+    *ret = srv;
+    return 0;
+
+fail_unlink:
+    unlink(path);
+fail:
+    close(fd);
+    return r;
+}
+
+int server_run(server_t *srv, dispatch_t *d)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+        return -errno;
+    srv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (srv->sigfd < 0 || srv->epfd < 0) {
+        log_err("server", "cannot set up the event loop: %m");
+        return -errno;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &srv->lfd};
+    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev);
+    ev.data.ptr = &srv->sigfd;
+    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sigfd, &ev);
+
+    log_info("server", "listening on '%s'", srv->path);
+    for (bool running = true; running;) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(srv->epfd, evs, 64, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_err("server", "epoll_wait: %m");
+            return -errno;
+        }
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &srv->lfd) {
+                accept_all(srv);
+            } else if (p == &srv->sigfd) {
+                struct signalfd_siginfo si;
+                while (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+                    if (si.ssi_signo == SIGHUP) {
+                        log_info("server", "SIGHUP received; this version reloads the store "
+                                           "only on restart");
+                    } else {
+                        log_info("server", "%s received, shutting down",
+                                 strsignal((int)si.ssi_signo));
+                        running = false;
+                    }
+                }
+            } else {
+                struct conn *c = p;
+                if (evs[i].events & EPOLLOUT)
+                    conn_serve(srv, d, c);
+                else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    conn_read(srv, d, c);
+            }
+        }
+    }
+    return 0;
+}
+
+void server_free(server_t *srv)
+{
+    if (!srv)
+        return;
+    while (srv->conns)
+        conn_close(srv, srv->conns);
+    struct stat st;
+    /* Remove the socket only if it is still ours, not one a newer instance created. */
+    if (lstat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino)
+        unlink(srv->path);
+    if (srv->lfd >= 0)
+        close(srv->lfd);
+    if (srv->epfd >= 0)
+        close(srv->epfd);
+    if (srv->sigfd >= 0)
+        close(srv->sigfd);
+    free(srv->path);
+    free(srv);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* The I/O shell around dispatch: the pipe loop (pdns spawned us; stdin/stdout) and the unix
+ * socket event loop (we listen; pdns connects once per backend instance). Runs on the main
+ * thread; logs its own errors. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "backend/dispatch.h"
+#include "common/errbuf.h"
+
+struct server_limits {
+    size_t max_line;    /* longest request line accepted, bytes */
+    unsigned max_conns; /* concurrent unix connections */
+};
+
+#define SERVER_DEFAULT_MAX_LINE  (16u * 1024 * 1024)
+#define SERVER_DEFAULT_MAX_CONNS 1024u
+
+/* Serves requests from in_fd, writing replies to out_fd, until EOF on in_fd. Never exits on bad
+ * input. Returns 0 at EOF, -errno on a fatal write error (the peer is gone). */
+int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_limits *lim);
+
+typedef struct server server_t;
+
+/* Creates the listening socket at path with the given mode (and group, when gid != -1).
+ * A path that is too long, a live socket already at path (another daemon) and a non-socket file
+ * in the way are errors; a stale socket left by a dead process is replaced. */
+int server_listen(const char *path,
+                  mode_t mode,
+                  gid_t gid,
+                  const struct server_limits *lim,
+                  server_t **ret,
+                  struct errbuf *err);
+/* Runs the event loop until SIGINT/SIGTERM; then closes everything and removes the socket. */
+int server_run(server_t *srv, dispatch_t *d);
+void server_free(server_t *srv);
