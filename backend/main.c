@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +222,7 @@ static int pipe_load(void *opaque, const char *path, struct errlist *errs)
     dispatch_set_store(ps->d, s);
     log_debug("store", "%s: loaded %zu zones, %zu records", path, store_zone_count(s),
               store_record_count(s));
+    malloc_trim(0); /* see run_unix() */
     return 0;
 }
 
@@ -261,6 +263,9 @@ static int run_unix(const struct opts *o)
     }
     log_info("store", "%s: loaded %zu zones, %zu records", o->config, store_zone_count(s),
              store_record_count(s));
+    /* Loading frees a lot of small blocks; consolidate them now rather than in the first
+     * request's allocation (measured: ~100 ms for a 100k-record store). */
+    malloc_trim(0);
     if (server_listen(o->listen, o->socket_mode, o->socket_gid, &o->lim, &srv, &err) < 0) {
         log_err("main", "%s", err.msg);
         goto out;

@@ -144,6 +144,7 @@ struct conn {
     struct sbuf out;
     size_t out_off;
     struct session ss;
+    uint32_t events; /* what epoll watches now: EPOLLIN, or EPOLLOUT while a reply is pending */
     struct conn *prev, *next;
 };
 
@@ -177,7 +178,11 @@ static void conn_close(server_t *srv, struct conn *c)
 
 static int conn_want(server_t *srv, struct conn *c, uint32_t events)
 {
+    /* Skip the system call when nothing changes: the common case, one per request. */
+    if (c->events == events)
+        return 0;
     struct epoll_event ev = {.events = events, .data.ptr = c};
+    c->events = events;
     return epoll_ctl(srv->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -274,6 +279,7 @@ static void accept_all(server_t *srv)
         struct conn *c = xcalloc(1, sizeof(*c));
         c->fd = fd;
         c->id = ++srv->next_id;
+        c->events = EPOLLIN;
         proto_init(&c->in, srv->lim.max_line);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
