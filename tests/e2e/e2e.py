@@ -340,6 +340,23 @@ def any_over_tcp_returns_every_record(p):
 
 
 @dns_test
+def axfr_transfers_the_whole_zone(p):
+    r = subprocess.run(["dig", "@127.0.0.1", "-p", str(p.port), "+time=5", "+tries=1",
+                        "example.com", "AXFR"], capture_output=True, text=True, timeout=30)
+    recs = [l.split(None, 4) for l in r.stdout.splitlines() if l and not l.startswith(";")]
+    eq([x[3] for x in recs].count("SOA"), 2, "AXFR starts and ends with the SOA")
+    eq(len(recs), 27 + 1, "records transferred (SOA twice)")
+    check(["www.example.com.", "60", "IN", "A", "192.0.2.11"] in recs, "www A in the AXFR")
+
+
+@dns_test
+def record_edits_are_refused_and_change_nothing(p):
+    r = p.pdnsutil("add-record", "example.com", "new", "A", "300", "192.0.2.77", ok=False)
+    check(r.returncode != 0, f"add-record must fail: {r.stdout}{r.stderr}")
+    eq(p.dig("new.example.com", "A").status, "NXDOMAIN", "nothing was added")
+
+
+@dns_test
 def pdnsutil_list_zone_shows_every_record(p):
     out = p.pdnsutil("list-zone", "example.com").stdout
     lines = [l for l in out.splitlines() if l and not l.startswith("$")]
