@@ -21,6 +21,7 @@
 #include "backend/rdata.h"
 #include "common/arena.h"
 #include "common/dname.h"
+#include "common/jsonkeys.h"
 #include "common/sbuf.h"
 #include "common/xalloc.h"
 
@@ -804,6 +805,8 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
     json_tokener_free(tok);
     if (errlist_count(errs) > errs_before)
         goto out;
+    /* Reported, then validation goes on: the file gets every other error in the same run. */
+    json_report_duplicate_keys(json, len, errs);
     if (!json_object_is_type(root, json_type_object)) {
         errlist_add(errs, "the top level must be an object like {\"zones\": {...}}");
         goto out;

@@ -745,6 +745,17 @@ static void test_store_rejects_an_empty_record_list(void **state)
                       WWW_PATH ": empty record list (remove the name instead)");
 }
 
+static void test_store_rejects_duplicate_owner_keys_instead_of_dropping_records(void **state)
+{
+    (void)state;
+    char buf[1024];
+    const char *msg = helpers_only_error(
+        HELPERS_ZONE(", \"www\": [{\"type\": \"A\", \"content\": \"192.0.2.1\"}], "
+                     "\"www\": [{\"type\": \"A\", \"content\": \"192.0.2.2\"}]"),
+        buf, sizeof(buf));
+    assert_non_null(strstr(msg, "duplicate key \"www\" in one object"));
+}
+
 static void test_store_rejects_a_record_list_that_is_not_an_array(void **state)
 {
     (void)state;
@@ -1247,6 +1258,7 @@ int main(void)
         cmocka_unit_test(test_store_rejects_owners_outside_the_zone),
         cmocka_unit_test(test_store_rejects_bad_owner_names),
         cmocka_unit_test(test_store_rejects_an_empty_record_list),
+        cmocka_unit_test(test_store_rejects_duplicate_owner_keys_instead_of_dropping_records),
         cmocka_unit_test(test_store_rejects_a_record_list_that_is_not_an_array),
         cmocka_unit_test(test_store_rejects_a_record_that_is_not_an_object),
         cmocka_unit_test(test_store_rejects_unknown_record_keys),
