@@ -122,6 +122,8 @@ class Pdns:
         self.sock = os.path.join(self.dir, "pf.sock")
         if mode == "pipe":
             conn = f"pipe:command={binary} --config {store},timeout=2000"
+        elif mode == "pipe-option":  # the store given as a connection-string option
+            conn = f"pipe:command={binary},config={store},timeout=2000"
         else:
             conn = f"unix:path={self.sock},timeout=2000"
         with open(os.path.join(self.conf, "pdns.conf"), "w") as f:
@@ -722,7 +724,7 @@ def unix_many_concurrent_connections(b, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", required=True)
-    ap.add_argument("--modes", default="pipe,unix")
+    ap.add_argument("--modes", default="pipe,unix,pipe-option")
     ap.add_argument("--only", default="", help="run tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
