@@ -99,13 +99,16 @@ static int next_field(const char **pos, bool quotes, struct field *f, struct err
 }
 
 /* Splits content into fields, storing the first MAX_FIELDS; *count gets the total, so that the
- * "got N" of a field-count message is right even for junk with many fields. */
+ * "got N" of a field-count message is right even for junk with many fields. Bit i of `quoted`
+ * marks field i as a character-string, which may be "quoted"; in the other fields (names, as
+ * pdns's xfrName reads them) a quote is just a byte. */
 static int
-split_fields(const char *content, bool quotes, struct field *f, int *count, struct errbuf *err)
+split_fields(const char *content, unsigned quoted, struct field *f, int *count, struct errbuf *err)
 {
     struct field tmp;
     int n = 0, rc;
-    while ((rc = next_field(&content, quotes, n < MAX_FIELDS ? &f[n] : &tmp, err)) > 0)
+    while ((rc = next_field(&content, n < MAX_FIELDS && (quoted >> n & 1),
+                            n < MAX_FIELDS ? &f[n] : &tmp, err)) > 0)
         n++;
     *count = n;
     return rc;
@@ -731,7 +734,7 @@ static int norm_svcb(
     const char *pos = content;
     struct field f[2];
     int n = 0, rc;
-    while (n < 2 && (rc = next_field(&pos, true, &f[n], err)) > 0)
+    while (n < 2 && (rc = next_field(&pos, false, &f[n], err)) > 0) /* priority, target name */
         n++;
     if (n < 2)
         return rc < 0 ? rc
@@ -923,8 +926,9 @@ int rdata_normalize(
         return norm_txt(content, out, err);
     if (type == RR_SVCB || type == RR_HTTPS)
         return norm_svcb(type, content, origin, out, err);
-    /* only these have quoted strings; elsewhere a quote is just a byte of a name */
-    rc = split_fields(content, type == RR_CAA || type == RR_NAPTR, f, &n, err);
+    /* only these have quoted strings: the CAA value, the NAPTR flags, services and regexp */
+    unsigned quoted = type == RR_CAA ? 1u << 2 : type == RR_NAPTR ? 7u << 2 : 0;
+    rc = split_fields(content, quoted, f, &n, err);
     if (rc < 0)
         return rc;
 
@@ -1005,7 +1009,7 @@ int rdata_soa_numbers(const char *soa, uint32_t *serial, uint32_t *minimum)
 {
     struct field f[MAX_FIELDS];
     int n;
-    if (split_fields(soa, false, f, &n, NULL) < 0 || n != 7 ||
+    if (split_fields(soa, 0, f, &n, NULL) < 0 || n != 7 ||
         parse_num(f[2], UINT32_MAX, "", serial, NULL) < 0 ||
         parse_num(f[6], UINT32_MAX, "", minimum, NULL) < 0)
         return -EINVAL;
