@@ -882,8 +882,8 @@ static void test_dispatch_every_reply_is_exactly_one_line(void **state)
         "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a\\nb.\", \"qtype\": \"ANY\"}}",
         "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a\\\\\", \"qtype\": \"ANY\"}}",
         "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"x\\\"y\", \"qtype\": \"ANY\"}}",
-        "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"www.example.com.\", \"qtype\": "
-        "\"ANY\", \"zone-id\": \"1\\n2\"}}",
+        ("{\"method\": \"lookup\", \"parameters\": {\"qname\": \"www.example.com.\", \"qtype\": "
+         "\"ANY\", \"zone-id\": \"1\\n2\"}}"),
         "{\"method\": \"directBackendCmd\", \"parameters\": {\"query\": \"\\r\\n\\u0001\"}}",
         "{\"method\": \"directBackendCmd\", \"parameters\": {\"query\": \"help\"}}",
         "{\"method\": \"list\", \"parameters\": {\"zonename\": \"example.com.\"}}",

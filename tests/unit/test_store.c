@@ -1156,18 +1156,18 @@ static void test_store_reports_every_whole_zone_error_at_once(void **state)
         "\"192.0.2.1\"}, {\"type\": \"A\", \"content\": \"192.0.2.1\"}], "
         "  \"ftp\": [{\"type\": \"SOA\", \"content\": \"ns1 hostmaster 1 7200 3600 1209600 "
         "300\"}]}},"
-        "\"example.org.\": {\"records\": {" HELPERS_APEX ", \"x\": [{\"type\": \"A\", \"content\": "
-        "\"192.0.2.1\", \"ttl\": 1}, {\"type\": \"A\", \"content\": \"192.0.2.2\", \"ttl\": 2}]}}"
-        "}}";
+        "\"example.org.\": {\"records\": {" HELPERS_APEX
+        ", \"x\": [{\"type\": \"A\", \"content\": \"192.0.2.1\", \"ttl\": 1}, "
+        "{\"type\": \"A\", \"content\": \"192.0.2.2\", \"ttl\": 2}]}}}}";
     const char *const want[] = {
         ZONE_PATH ".records: the zone needs exactly one SOA record at '@', found 0",
         ZONE_PATH ".records: the zone needs at least one NS record at '@'",
-        WWW_PATH ": a CNAME must be the only record at 'www.example.com.' (found 1 CNAME and 2 "
-                 "other records)",
+        (WWW_PATH ": a CNAME must be the only record at 'www.example.com.' (found 1 CNAME and 2 "
+                  "other records)"),
         WWW_PATH "[2]: duplicate A record '192.0.2.1'",
         ZONE_PATH ".records[\"ftp\"][0]: an SOA record belongs only at the zone apex '@'",
-        "zones[\"example.org.\"].records[\"x\"][1]: ttl 2 differs from ttl 1 of another A record "
-        "of this name (all records of one type at one name share a TTL, RFC 2181)",
+        ("zones[\"example.org.\"].records[\"x\"][1]: ttl 2 differs from ttl 1 of another A record "
+         "of this name (all records of one type at one name share a TTL, RFC 2181)"),
     };
     struct errlist errs;
     helpers_build_fails(json, &errs);
