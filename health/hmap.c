@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared health map: a memory-mapped file in the state directory (see hmap.h).
+ *
+ * DESIGN: the file is "health-<set>.map", where <set> is a hash of the keys of all targets in
+ * store order, so every process that loaded the same store finds the same file and the same
+ * slot index for each target. It is created under a short-lived creation lock (flock on
+ * "<map>.init"), written in full to a temporary file and renamed into place, so no reader ever
+ * maps a half-built file. Leadership is a separate flock on "<map>.lock", held by the probing
+ * process for its lifetime; the kernel releases it when that process dies (SIGKILL included),
+ * and the next hmap_try_lead() elsewhere succeeds. */
+#include "health/hmap.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+
+#define HMAP_MAGIC   "PFHMAP1"
+#define HMAP_VERSION 1u
+
+struct hmap_header {
+    char magic[8];
+    uint32_t version;
+    uint32_t nslots;
+    uint64_t set_key;
+    _Atomic int64_t heartbeat_ms;
+    _Atomic int64_t leader_pid;
+    uint8_t reserved[24];
+};
+
+struct hmap {
+    struct hmap_header *hdr;
+    struct hmap_slot *slots;
+    size_t n;
+    size_t size;
+    int lock_fd;
+    bool leader;
+    char *path;
+};
+
+_Static_assert(sizeof(struct hmap_header) == 64, "header layout");
+
+static uint64_t mix64(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 33);
+}
+
+static int lock_file(const char *path, int op, int *ret_fd)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -errno;
+    while (flock(fd, op) < 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+/* Copies the states of matching targets from an older map file into slots. */
+static void adopt_from(const char *path, struct hmap_slot *slots, size_t n)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || (size_t)st.st_size < sizeof(struct hmap_header)) {
+        close(fd);
+        return;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return;
+    const struct hmap_header *h = p;
+    size_t m = h->nslots;
+    if (memcmp(h->magic, HMAP_MAGIC, 8) != 0 || h->version != HMAP_VERSION ||
+        sizeof(*h) + m * sizeof(struct hmap_slot) > (size_t)st.st_size)
+    {
+        munmap(p, (size_t)st.st_size);
+        return;
+    }
+    const struct hmap_slot *old = (const struct hmap_slot *)(h + 1);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < m; j++) {
+            if (old[j].key != slots[i].key || old[j].last_probe_ms <= slots[i].last_probe_ms)
+                continue;
+            uint64_t key = slots[i].key;
+            memcpy(&slots[i], &old[j], sizeof(slots[i]));
+            slots[i].key = key;
+        }
+    }
+    munmap(p, (size_t)st.st_size);
+}
+
+static void adopt_all(const char *dir, const char *self, struct hmap_slot *slots, size_t n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        size_t len = strlen(de->d_name);
+        if (strncmp(de->d_name, "health-", 7) != 0 || len < 11 ||
+            strcmp(de->d_name + len - 4, ".map") != 0 || strcmp(de->d_name, self) == 0)
+            continue;
+        char path[4096];
+        if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path))
+            adopt_from(path, slots, n);
+    }
+    closedir(d);
+}
+
+static int create_map(const char *dir,
+                      const char *name,
+                      const char *path,
+                      const struct target *targets,
+                      size_t n,
+                      uint64_t set_key,
+                      struct errbuf *err)
+{
+    size_t size = sizeof(struct hmap_header) + n * sizeof(struct hmap_slot);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+    unsigned char *buf = xcalloc(1, size);
+    struct hmap_header *h = (struct hmap_header *)buf;
+    struct hmap_slot *slots = (struct hmap_slot *)(h + 1);
+    memcpy(h->magic, HMAP_MAGIC, 8);
+    h->version = HMAP_VERSION;
+    h->nslots = (uint32_t)n;
+    h->set_key = set_key;
+    for (size_t i = 0; i < n; i++) {
+        slots[i].key = targets[i].key;
+        snprintf(slots[i].reason, sizeof(slots[i].reason), "not probed yet");
+    }
+    adopt_all(dir, name, slots, n);
+
+    int r = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        r = errbuf_set(err, -errno, "cannot create '%s' (%m)", tmp);
+        goto out;
+    }
+    size_t off = 0;
+    while (off < size) {
+        ssize_t w = write(fd, buf + off, size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            r = errbuf_set(err, -errno, "cannot write '%s' (%m)", tmp);
+            close(fd);
+            unlink(tmp);
+            goto out;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        r = errbuf_set(err, -errno, "cannot install '%s' (%m)", path);
+        unlink(tmp);
+    }
+out:
+    free(buf);
+    return r;
+}
+
+int hmap_open(
+    const char *dir, const struct target *targets, size_t n, hmap_t **ret, struct errbuf *err)
+{
+    hmap_t *m = NULL;
+    int init_fd = -1, fd = -1, r;
+    char name[64], path[4096], initp[4200], lockp[4200];
+
+    if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+        return errbuf_set(err, -errno, "cannot create state directory '%s' (%m)", dir);
+
+    uint64_t set_key = 0x5046484d4150ull;
+    for (size_t i = 0; i < n; i++)
+        set_key = mix64(set_key, targets[i].key);
+    snprintf(name, sizeof(name), "health-%016llx.map", (unsigned long long)set_key);
+    if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+        return errbuf_set(err, -ENAMETOOLONG, "state directory path too long");
+    snprintf(initp, sizeof(initp), "%s.init", path);
+    snprintf(lockp, sizeof(lockp), "%s.lock", path);
+
+    /* Creation is serialised so that two processes starting together map the same file. */
+    r = lock_file(initp, LOCK_EX, &init_fd);
+    if (r < 0)
+        return errbuf_set(err, r, "cannot lock '%s' (%s)", initp, strerror(-r));
+    size_t size = sizeof(struct hmap_header) + n * sizeof(struct hmap_slot);
+    struct stat st;
+    bool valid = false;
+    if (stat(path, &st) == 0 && (size_t)st.st_size == size) {
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        struct hmap_header h;
+        valid = fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+                memcmp(h.magic, HMAP_MAGIC, 8) == 0 && h.version == HMAP_VERSION && h.nslots == n &&
+                h.set_key == set_key;
+        if (fd >= 0 && !valid) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    if (!valid) {
+        r = create_map(dir, name, path, targets, n, set_key, err);
+        if (r < 0)
+            goto fail;
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+            r = errbuf_set(err, -errno, "cannot open '%s' (%m)", path);
+            goto fail;
+        }
+    }
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) {
+        r = errbuf_set(err, -errno, "cannot map '%s' (%m)", path);
+        goto fail;
+    }
+    close(fd);
+    fd = -1;
+    close(init_fd);
+    init_fd = -1;
+
+    m = xcalloc(1, sizeof(*m));
+    m->hdr = p;
+    m->slots = (struct hmap_slot *)(m->hdr + 1);
+    m->n = n;
+    m->size = size;
+    m->path = xstrdup(path);
+    m->lock_fd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (m->lock_fd < 0) {
+        r = errbuf_set(err, -errno, "cannot open '%s' (%m)", lockp);
+        hmap_close(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    if (init_fd >= 0)
+        close(init_fd);
+    return r;
+}
+
+void hmap_close(hmap_t *m)
+{
+    if (!m)
+        return;
+    if (m->leader)
+        atomic_store(&m->hdr->leader_pid, 0);
+    if (m->hdr)
+        munmap(m->hdr, m->size);
+    if (m->lock_fd >= 0)
+        close(m->lock_fd); /* releases leadership */
+    free(m->path);
+    free(m);
+}
+
+size_t hmap_count(const hmap_t *m)
+{
+    return m->n;
+}
+
+const char *hmap_path(const hmap_t *m)
+{
+    return m->path;
+}
+
+enum health_verdict hmap_verdict(const hmap_t *m, size_t i)
+{
+    return hmap_verdict_of(&m->slots[i]);
+}
+
+const struct hmap_slot *hmap_slot_ro(const hmap_t *m, size_t i)
+{
+    return &m->slots[i];
+}
+
+struct hmap_slot *hmap_slot_rw(hmap_t *m, size_t i)
+{
+    return &m->slots[i];
+}
+
+void hmap_set_verdict(hmap_t *m, size_t i, enum health_verdict v)
+{
+    atomic_store_explicit(&m->slots[i].verdict, (uint32_t)v, memory_order_release);
+}
+
+bool hmap_try_lead(hmap_t *m)
+{
+    if (m->leader)
+        return true;
+    if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+        return false;
+    m->leader = true;
+    atomic_store(&m->hdr->leader_pid, (int64_t)getpid());
+    return true;
+}
+
+bool hmap_is_leader(const hmap_t *m)
+{
+    return m->leader;
+}
+
+void hmap_heartbeat(hmap_t *m, int64_t now_ms)
+{
+    atomic_store_explicit(&m->hdr->heartbeat_ms, now_ms, memory_order_release);
+}
+
+int64_t hmap_last_heartbeat(const hmap_t *m)
+{
+    return atomic_load_explicit(&m->hdr->heartbeat_ms, memory_order_acquire);
+}
+
+long hmap_leader_pid(const hmap_t *m)
+{
+    return (long)atomic_load(&m->hdr->leader_pid);
+}
