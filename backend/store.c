@@ -8,6 +8,7 @@
  * RRset, duplicates) and render each name's reply fragment once. (3) Add empty non-terminals
  * and build the hash index. Lookups then cost one hash probe and one memcpy of a fragment. */
 #include "backend/store.h"
+#include "backend/store_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
+#include "backend/pools.h"
 #include "backend/rdata.h"
 #include "common/arena.h"
 #include "common/dname.h"
@@ -29,6 +33,7 @@
 
 struct store {
     struct arena arena;
+    struct store_pools pools;
     struct store_zone *zones; /* sorted by name */
     size_t nzones;
     struct store_zone **by_id; /* sorted by id */
@@ -37,48 +42,16 @@ struct store {
     size_t nrecords;
 };
 
-/* One record while building: where it came from (for messages) and what it is. */
-struct brec {
-    uint32_t zone;       /* index into the build zone array */
-    uint32_t seq;        /* position in the file, keeps file order stable */
-    const uint8_t *name; /* lowercase wire, arena */
-    uint16_t type;
-    uint32_t ttl;
-    const char *content; /* arena */
-    const char *owner_key;
-    size_t index;
-};
-
-struct bzone {
-    const char *key; /* the JSON key, for messages */
-    uint8_t apex[DNAME_WIRE_MAX];
-    int labels;
-    uint32_t ttl;
-    struct store_meta *meta;
-    size_t nmeta;
-    bool apex_dropped; /* an apex record had errors: its SOA/NS count would mislead */
-};
-
-struct builder {
-    struct arena *arena;
-    struct errlist *errs;
-    struct bzone *zones;
-    size_t nzones;
-    struct brec *recs;
-    size_t nrecs, caprecs;
-    struct sbuf path;
-};
-
 /* ---- messages ---------------------------------------------------------------------------- */
 
-static void path_key(struct sbuf *p, const char *key)
+void sb_path_key(struct sbuf *p, const char *key)
 {
     sbuf_putc(p, '[');
     sbuf_json_str(p, key, strlen(key));
     sbuf_putc(p, ']');
 }
 
-static const char *show_value(json_object *v, char *buf, size_t cap)
+const char *sb_show_value(json_object *v, char *buf, size_t cap)
 {
     const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
     size_t n = strlen(s);
@@ -95,15 +68,15 @@ static void rec_path(const struct builder *b, const struct brec *r, struct sbuf 
 {
     sbuf_reset(out);
     sbuf_puts(out, "zones");
-    path_key(out, b->zones[r->zone].key);
+    sb_path_key(out, b->zones[r->zone].key);
     sbuf_puts(out, ".records");
-    path_key(out, r->owner_key);
+    sb_path_key(out, r->owner_key);
     sbuf_printf(out, "[%zu]", r->index);
 }
 
 /* ---- field helpers ------------------------------------------------------------------------ */
 
-static int get_u32(struct builder *b, json_object *v, const char *what, uint32_t max, uint32_t *out)
+int sb_get_u32(struct builder *b, json_object *v, const char *what, uint32_t max, uint32_t *out)
 {
     char shown[96];
     if (json_object_is_type(v, json_type_int)) {
@@ -115,25 +88,25 @@ static int get_u32(struct builder *b, json_object *v, const char *what, uint32_t
         }
     }
     errlist_add(b->errs, "%s: %s must be a whole number from 0 to %u, got %s", sbuf_str(&b->path),
-                what, max, show_value(v, shown, sizeof(shown)));
+                what, max, sb_show_value(v, shown, sizeof(shown)));
     return -EINVAL;
 }
 
-static void unknown_key(struct builder *b, const char *key, const char *expected)
+void sb_unknown_key(struct builder *b, const char *key, const char *expected)
 {
     size_t mark = b->path.len;
-    path_key(&b->path, key);
+    sb_path_key(&b->path, key);
     errlist_add(b->errs, "%s: unknown key (expected one of: %s)", sbuf_str(&b->path), expected);
     sbuf_truncate(&b->path, mark);
 }
 
-static bool expect_type(struct builder *b, json_object *v, json_type t, const char *what)
+bool sb_expect_type(struct builder *b, json_object *v, json_type t, const char *what)
 {
     char shown[96];
     if (json_object_is_type(v, t))
         return true;
     errlist_add(b->errs, "%s: expected %s, got %s", sbuf_str(&b->path), what,
-                show_value(v, shown, sizeof(shown)));
+                sb_show_value(v, shown, sizeof(shown)));
     return false;
 }
 
@@ -160,13 +133,13 @@ static void parse_record(struct builder *b,
     struct bzone *z = &b->zones[zi];
     struct brec r = {
         .zone = zi, .name = owner, .ttl = z->ttl, .owner_key = owner_key, .index = index};
-    json_object *jtype = NULL, *jcontent = NULL;
+    json_object *jtype = NULL, *jcontent = NULL, *jpool = NULL, *jttl = NULL;
     bool ok = true;
     size_t mark = b->path.len;
 
-    if (!expect_type(b, obj, json_type_object,
-                     "a record object like {\"type\": \"A\", "
-                     "\"content\": \"192.0.2.1\"}"))
+    if (!sb_expect_type(b, obj, json_type_object,
+                        "a record object like {\"type\": \"A\", "
+                        "\"content\": \"192.0.2.1\"}"))
         return;
     json_object_object_foreach(obj, key, val)
     {
@@ -174,13 +147,16 @@ static void parse_record(struct builder *b,
             jtype = val;
         } else if (strcmp(key, "content") == 0) {
             jcontent = val;
+        } else if (strcmp(key, "pool") == 0) {
+            jpool = val;
         } else if (strcmp(key, "ttl") == 0) {
+            jttl = val;
             sbuf_puts(&b->path, ".ttl");
-            if (get_u32(b, val, "ttl", STORE_TTL_MAX, &r.ttl) < 0)
+            if (sb_get_u32(b, val, "ttl", STORE_TTL_MAX, &r.ttl) < 0)
                 ok = false;
             sbuf_truncate(&b->path, mark);
         } else {
-            unknown_key(b, key, "type, content, ttl");
+            sb_unknown_key(b, key, "type, content, pool, ttl");
             ok = false;
         }
     }
@@ -189,7 +165,7 @@ static void parse_record(struct builder *b,
     if (!jtype) {
         errlist_add(b->errs, "%s: missing (every record needs a type)", sbuf_str(&b->path));
         ok = false;
-    } else if (expect_type(b, jtype, json_type_string, "a type name such as \"A\"")) {
+    } else if (sb_expect_type(b, jtype, json_type_string, "a type name such as \"A\"")) {
         const char *t = json_object_get_string(jtype);
         int code = rrtype_from_name(t, (size_t)json_object_get_string_len(jtype));
         if (code <= 0 || code == RR_ANY) {
@@ -204,24 +180,67 @@ static void parse_record(struct builder *b,
     }
     sbuf_truncate(&b->path, mark);
 
-    sbuf_puts(&b->path, ".content");
-    if (!jcontent) {
-        errlist_add(b->errs, "%s: missing (every record needs content)", sbuf_str(&b->path));
-        ok = false;
-    } else if (!expect_type(b, jcontent, json_type_string, "a string")) {
-        ok = false;
-    } else if (r.type) {
-        struct sbuf out = SBUF_INIT;
-        struct errbuf err;
-        if (rdata_normalize(r.type, json_object_get_string(jcontent), z->apex, &out, &err) < 0) {
-            errlist_add(b->errs, "%s: %s", sbuf_str(&b->path), err.msg);
-            ok = false;
-        } else {
-            r.content = arena_strndup(b->arena, sbuf_str(&out), out.len);
+    if (jpool) {
+        /* A pool record: its addresses come from the pool's healthy members at query time. */
+        sbuf_puts(&b->path, ".pool");
+        const char *name = sb_expect_type(b, jpool, json_type_string, "a pool name")
+                               ? json_object_get_string(jpool)
+                               : NULL;
+        r.pool = name ? pools_lookup(b, name) : NULL;
+        if (name && !r.pool) {
+            errlist_add(b->errs, "%s: there is no pool '%.80s' in \"pools\"", sbuf_str(&b->path),
+                        name);
+        } else if (r.pool && r.type && r.type != RR_A && r.type != RR_AAAA) {
+            errlist_add(b->errs, "%s: only A and AAAA records can come from a pool, not %s",
+                        sbuf_str(&b->path), rrtype_name(r.type));
+            r.pool = NULL;
+        } else if (r.pool && r.type) {
+            int family = r.type == RR_A ? AF_INET : AF_INET6;
+            bool any = r.pool->all_down == POOL_DOWN_FALLBACK && r.pool->nfallback == 0;
+            for (size_t i = 0; i < r.pool->nmembers; i++)
+                any = any || r.pool->members[i].addr.family == family;
+            if (!any && r.pool->nmembers)
+                errlist_add(b->errs, "%s: pool '%s' has no %s members for a%s %s record",
+                            sbuf_str(&b->path), r.pool->name, family == AF_INET ? "IPv4" : "IPv6",
+                            r.type == RR_A ? "n" : "n", rrtype_name(r.type));
         }
-        sbuf_free(&out);
+        if (!r.pool)
+            ok = false;
+        sbuf_truncate(&b->path, mark);
+        if (jcontent) {
+            sbuf_puts(&b->path, ".content");
+            errlist_add(b->errs,
+                        "%s: a pool record has no content (its addresses come from the "
+                        "pool)",
+                        sbuf_str(&b->path));
+            sbuf_truncate(&b->path, mark);
+            ok = false;
+        }
+        if (!jttl)
+            r.ttl = POOL_DEFAULT_TTL;
+        r.content = "";
+    } else {
+        sbuf_puts(&b->path, ".content");
+        if (!jcontent) {
+            errlist_add(b->errs, "%s: missing (every record needs content, or a pool)",
+                        sbuf_str(&b->path));
+            ok = false;
+        } else if (!sb_expect_type(b, jcontent, json_type_string, "a string")) {
+            ok = false;
+        } else if (r.type) {
+            struct sbuf out = SBUF_INIT;
+            struct errbuf err;
+            if (rdata_normalize(r.type, json_object_get_string(jcontent), z->apex, &out, &err) < 0)
+            {
+                errlist_add(b->errs, "%s: %s", sbuf_str(&b->path), err.msg);
+                ok = false;
+            } else {
+                r.content = arena_strndup(b->arena, sbuf_str(&out), out.len);
+            }
+            sbuf_free(&out);
+        }
+        sbuf_truncate(&b->path, mark);
     }
-    sbuf_truncate(&b->path, mark);
 
     if (ok)
         add_rec(b, &r);
@@ -234,13 +253,13 @@ static void parse_records(struct builder *b, uint32_t zi, json_object *recs)
     struct bzone *z = &b->zones[zi];
     size_t mark = b->path.len;
 
-    if (!expect_type(b, recs, json_type_object, "an object of owner names")) {
+    if (!sb_expect_type(b, recs, json_type_object, "an object of owner names")) {
         z->apex_dropped = true;
         return;
     }
     json_object_object_foreach(recs, owner, list)
     {
-        path_key(&b->path, owner);
+        sb_path_key(&b->path, owner);
         uint8_t wire[DNAME_WIRE_MAX];
         struct errbuf err;
         int n = dname_from_text(owner, strlen(owner), z->apex, wire, &err);
@@ -250,7 +269,7 @@ static void parse_records(struct builder *b, uint32_t zi, json_object *recs)
             char zt[DNAME_TEXT_MAX];
             dname_to_text(z->apex, false, zt);
             errlist_add(b->errs, "%s: '%s' is not inside zone '%s'", sbuf_str(&b->path), owner, zt);
-        } else if (expect_type(b, list, json_type_array, "an array of records")) {
+        } else if (sb_expect_type(b, list, json_type_array, "an array of records")) {
             dname_lower(wire);
             const uint8_t *name = arena_memdup(b->arena, wire, (size_t)n);
             size_t len = json_object_array_length(list);
@@ -282,17 +301,17 @@ static bool meta_kind_ok(const char *k)
 static void parse_metadata(struct builder *b, struct bzone *z, json_object *meta)
 {
     size_t mark = b->path.len;
-    if (!expect_type(b, meta, json_type_object, "an object of metadata kinds"))
+    if (!sb_expect_type(b, meta, json_type_object, "an object of metadata kinds"))
         return;
     size_t n = (size_t)json_object_object_length(meta);
     z->meta = arena_zalloc(b->arena, n * sizeof(*z->meta) + 1);
     json_object_object_foreach(meta, kind, vals)
     {
-        path_key(&b->path, kind);
+        sb_path_key(&b->path, kind);
         if (!meta_kind_ok(kind)) {
             errlist_add(b->errs, "%s: '%s' is not a metadata kind (letters, digits, '-')",
                         sbuf_str(&b->path), kind);
-        } else if (expect_type(b, vals, json_type_array, "an array of strings")) {
+        } else if (sb_expect_type(b, vals, json_type_array, "an array of strings")) {
             size_t nv = json_object_array_length(vals);
             const char **v = arena_zalloc(b->arena, (nv + 1) * sizeof(*v));
             bool ok = true;
@@ -300,7 +319,7 @@ static void parse_metadata(struct builder *b, struct bzone *z, json_object *meta
                 json_object *s = json_object_array_get_idx(vals, i);
                 size_t m2 = b->path.len;
                 sbuf_printf(&b->path, "[%zu]", i);
-                if (expect_type(b, s, json_type_string, "a string"))
+                if (sb_expect_type(b, s, json_type_string, "a string"))
                     v[i] = arena_strndup(b->arena, json_object_get_string(s),
                                          (size_t)json_object_get_string_len(s));
                 else
@@ -321,14 +340,14 @@ static void parse_metadata(struct builder *b, struct bzone *z, json_object *meta
 static void parse_zones(struct builder *b, json_object *zones)
 {
     size_t mark = b->path.len;
-    if (!expect_type(b, zones, json_type_object, "an object of zones"))
+    if (!sb_expect_type(b, zones, json_type_object, "an object of zones"))
         return;
     size_t n = (size_t)json_object_object_length(zones);
     b->zones = xcalloc(n ? n : 1, sizeof(*b->zones));
 
     json_object_object_foreach(zones, zname, zobj)
     {
-        path_key(&b->path, zname);
+        sb_path_key(&b->path, zname);
         struct bzone *z = &b->zones[b->nzones];
         struct errbuf err;
         size_t zl = strlen(zname);
@@ -355,13 +374,13 @@ static void parse_zones(struct builder *b, json_object *zones)
         for (size_t i = 0; i < b->nzones; i++)
             if (dname_equal(b->zones[i].apex, z->apex)) {
                 struct sbuf other = SBUF_INIT;
-                path_key(&other, b->zones[i].key);
+                sb_path_key(&other, b->zones[i].key);
                 errlist_add(b->errs, "%s: the same zone as zones%s", sbuf_str(&b->path),
                             sbuf_str(&other));
                 sbuf_free(&other);
                 dup = true;
             }
-        if (dup || !expect_type(b, zobj, json_type_object, "a zone object")) {
+        if (dup || !sb_expect_type(b, zobj, json_type_object, "a zone object")) {
             sbuf_truncate(&b->path, mark);
             continue;
         }
@@ -375,14 +394,14 @@ static void parse_zones(struct builder *b, json_object *zones)
             size_t m2 = b->path.len;
             if (strcmp(key, "ttl") == 0) {
                 sbuf_puts(&b->path, ".ttl");
-                get_u32(b, val, "ttl", STORE_TTL_MAX, &z->ttl);
+                sb_get_u32(b, val, "ttl", STORE_TTL_MAX, &z->ttl);
             } else if (strcmp(key, "records") == 0) {
                 records = val;
             } else if (strcmp(key, "metadata") == 0) {
                 sbuf_puts(&b->path, ".metadata");
                 parse_metadata(b, z, val);
             } else {
-                unknown_key(b, key, "ttl, records, metadata");
+                sb_unknown_key(b, key, "ttl, records, metadata");
             }
             sbuf_truncate(&b->path, m2);
         }
@@ -451,8 +470,8 @@ static uint32_t zone_id_for(const char *canon_text)
     return h ? h : 1;
 }
 
-static void
-render_frag(struct sbuf *o, const char *qname, const struct store_rr *rr, uint32_t zone_id)
+static void render_frag(
+    struct sbuf *o, const char *qname, const struct store_rr *rr, uint32_t zone_id, bool dynamic)
 {
     sbuf_puts(o, "{\"qtype\":\"");
     sbuf_puts(o, rrtype_name(rr->type));
@@ -468,6 +487,11 @@ render_frag(struct sbuf *o, const char *qname, const struct store_rr *rr, uint32
         sbuf_puts(o, ",\"domain_id\":");
         sbuf_u64(o, zone_id);
     }
+    /* pdns caches a name's lookup as a whole (qtype ANY): one record with a scopeMask keeps
+     * them all out of its caches, but the static ones carry it too, so no cached copy of this
+     * name can hide a health change. */
+    if (dynamic)
+        sbuf_puts(o, ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT);
     sbuf_putc(o, '}');
 }
 
@@ -513,6 +537,15 @@ static bool check_name(struct builder *b, const struct brec *recs, size_t n, str
             const struct brec *q = &recs[j];
             if (q->type != r->type)
                 continue;
+            if (q->pool || r->pool) {
+                rec_path(b, r, tmp);
+                errlist_add(b->errs,
+                            "%s: a pool record must be the only %s record at its name (pool "
+                            "'%s')",
+                            sbuf_str(tmp), rrtype_name(r->type), (q->pool ? q : r)->pool->name);
+                ok = false;
+                break;
+            }
             if (strcasecmp(q->content, r->content) == 0) {
                 rec_path(b, r, tmp);
                 errlist_add(b->errs, "%s: duplicate %s record '%s'", sbuf_str(tmp),
@@ -536,9 +569,9 @@ static bool check_name(struct builder *b, const struct brec *recs, size_t n, str
         dname_to_text(recs[0].name, false, t);
         sbuf_reset(tmp);
         sbuf_puts(tmp, "zones");
-        path_key(tmp, z->key);
+        sb_path_key(tmp, z->key);
         sbuf_puts(tmp, ".records");
-        path_key(tmp, recs[0].owner_key);
+        sb_path_key(tmp, recs[0].owner_key);
         errlist_add(b->errs,
                     "%s: a CNAME must be the only record at '%s' (found %zu CNAME and %zu other "
                     "records)",
@@ -560,7 +593,7 @@ static void check_apex(struct builder *b, uint32_t zi, const struct brec *recs, 
         return;
     struct sbuf path = SBUF_INIT;
     sbuf_puts(&path, "zones");
-    path_key(&path, z->key);
+    sb_path_key(&path, z->key);
     sbuf_puts(&path, ".records");
     if (soa != 1)
         errlist_add(b->errs, "%s: the zone needs exactly one SOA record at '@', found %zu",
@@ -652,21 +685,27 @@ static int finish(struct builder *b, store_t *s)
             struct store_rr *rrs = arena_zalloc(&s->arena, (j - i) * sizeof(*rrs));
             sbuf_reset(&frag);
             size_t *offs = xcalloc(j - i, sizeof(*offs));
+            for (size_t k = i; k < j; k++)
+                node->dynamic = node->dynamic || b->recs[k].pool;
             for (size_t k = i; k < j; k++) {
                 struct store_rr *rr = &rrs[k - i];
                 rr->type = b->recs[k].type;
                 rr->ttl = b->recs[k].ttl;
                 rr->content = b->recs[k].content;
-                if (k > i)
+                rr->pool = b->recs[k].pool;
+                if (rr->pool)
+                    continue; /* rendered per query from the pool */
+                if (frag.len)
                     sbuf_putc(&frag, ',');
                 offs[k - i] = frag.len;
-                render_frag(&frag, node->text, rr, z->id);
+                render_frag(&frag, node->text, rr, z->id, node->dynamic);
                 rr->frag_len = (uint32_t)(frag.len - offs[k - i]);
             }
             node->any_frag = arena_strndup(&s->arena, sbuf_str(&frag), frag.len);
             node->any_len = (uint32_t)frag.len;
             for (size_t k = 0; k < j - i; k++)
-                rrs[k].frag = node->any_frag + offs[k];
+                if (!rrs[k].pool)
+                    rrs[k].frag = node->any_frag + offs[k];
             free(offs);
             node->rrs = rrs;
             node->nrr = (uint32_t)(j - i);
@@ -726,6 +765,7 @@ static int finish(struct builder *b, store_t *s)
             s->by_id[c - 1] = t;
         }
 
+    pools_finish(b, &s->arena, &s->pools);
     free(zmap);
     sbuf_free(&tmp);
     sbuf_free(&frag);
@@ -812,17 +852,33 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
         goto out;
     }
 
-    json_object *zones = NULL;
+    json_object *zones = NULL, *checks = NULL, *pools = NULL;
     json_object_object_foreach(root, key, val)
     {
         if (strcmp(key, "zones") == 0)
             zones = val;
+        else if (strcmp(key, "checks") == 0)
+            checks = val;
+        else if (strcmp(key, "pools") == 0)
+            pools = val;
         else
-            unknown_key(&b, key, "zones");
+            sb_unknown_key(&b, key, "zones, checks, pools");
     }
     if (!zones) {
         errlist_add(errs, "missing \"zones\" at the top level");
         goto out;
+    }
+    /* Zones refer to pools and pools to checks by name: parse in that order, whatever the
+     * order in the file. */
+    if (checks) {
+        sbuf_puts(&b.path, "checks");
+        pools_parse_checks(&b, checks);
+        sbuf_reset(&b.path);
+    }
+    if (pools) {
+        sbuf_puts(&b.path, "pools");
+        pools_parse_pools(&b, pools);
+        sbuf_reset(&b.path);
     }
     sbuf_puts(&b.path, "zones");
     parse_zones(&b, zones);
@@ -834,6 +890,7 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
 
 out:
     json_object_put(root);
+    pools_free_builder(&b);
     free(b.zones);
     free(b.recs);
     sbuf_free(&b.path);
@@ -922,6 +979,11 @@ const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *ape
      * zone holding a name is the one whose apex it is. */
     const struct store_node *n = store_find(s, apex, -1);
     return n && dname_equal(n->zone->apex, apex) ? n->zone : NULL;
+}
+
+const struct store_pools *store_pools(const store_t *s)
+{
+    return &s->pools;
 }
 
 size_t store_record_count(const store_t *s)

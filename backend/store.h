@@ -13,13 +13,19 @@
 
 #define STORE_TTL_MAX     2147483647u /* RFC 2181 section 8 */
 #define STORE_DEFAULT_TTL 3600u
+/* scopeMask sent on every record of a name with pool records (see render_frag). */
+#define STORE_SCOPE_MASK_TEXT "32"
+
+struct pool;
+struct store_pools;
 
 struct store_rr {
     uint16_t type;
     uint32_t ttl;
-    const char *content; /* normalised, as pdns prints it */
-    const char *frag;    /* this record as a lookup-reply JSON object */
+    const char *content; /* normalised, as pdns prints it ("" for a pool record) */
+    const char *frag;    /* this record as a lookup-reply JSON object (NULL: pool record) */
     uint32_t frag_len;
+    const struct pool *pool; /* A/AAAA answered from this pool's healthy members */
 };
 
 struct store_zone;
@@ -32,8 +38,9 @@ struct store_node {
     uint32_t hash;
     uint32_t nrr; /* 0: an empty non-terminal */
     const struct store_rr *rrs;
-    const char *any_frag; /* all records (or the ENT pseudo-record), comma-separated */
+    const char *any_frag; /* all static records (or the ENT pseudo-record), comma-separated */
     uint32_t any_len;
+    bool dynamic; /* has pool records: answers depend on health (and carry a scopeMask) */
 };
 
 struct store_meta {
@@ -73,6 +80,8 @@ const struct store_zone *store_zone_by_id(const store_t *s, int64_t id);
 /* Zone with exactly this apex (lowercase wire form), or NULL. */
 const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex);
 size_t store_record_count(const store_t *s);
+/* Pools and probe targets (empty when the store has none). */
+const struct store_pools *store_pools(const store_t *s);
 
 /* The node for a lowercase wire name. With zone_id > 0, only that zone's node; otherwise the
  * node of the deepest zone holding the name. NULL when nothing is there. */

@@ -626,7 +626,7 @@ static void test_store_rejects_unknown_top_level_keys(void **state)
     (void)state;
     expect_only_error("{\"zones\": {\"example.com.\": {\"records\": {" HELPERS_APEX "}}}, "
                       "\"zone\": 1}",
-                      "[\"zone\"]: unknown key (expected one of: zones)");
+                      "[\"zone\"]: unknown key (expected one of: zones, checks, pools)");
 }
 
 static void test_store_rejects_a_store_without_zones(void **state)
@@ -779,7 +779,7 @@ static void test_store_rejects_unknown_record_keys(void **state)
     (void)state;
     expect_only_error(
         HELPERS_ZONE(", \"www\": [{\"type\": \"A\", \"content\": \"192.0.2.1\", \"tll\": 60}]"),
-        WWW_PATH "[0][\"tll\"]: unknown key (expected one of: type, content, ttl)");
+        WWW_PATH "[0][\"tll\"]: unknown key (expected one of: type, content, pool, ttl)");
 }
 
 static void test_store_rejects_a_record_without_type(void **state)
@@ -821,7 +821,7 @@ static void test_store_rejects_a_record_without_string_content(void **state)
 {
     (void)state;
     expect_only_error(HELPERS_ZONE(", \"www\": [{\"type\": \"A\"}]"),
-                      WWW_PATH "[0].content: missing (every record needs content)");
+                      WWW_PATH "[0].content: missing (every record needs content, or a pool)");
     expect_only_error(HELPERS_ZONE(", \"www\": [{\"type\": \"A\", \"content\": 3221225985}]"),
                       WWW_PATH "[0].content: expected a string, got 3221225985");
     expect_only_error(HELPERS_ZONE(", \"www\": [{\"type\": \"TXT\", \"content\": [\"a\"]}]"),
@@ -1134,7 +1134,8 @@ static void test_store_reports_every_error_at_once(void **state)
         ZONE_PATH ".metadata[\"bad kind\"]: 'bad kind' is not a metadata kind (letters, digits, "
                   "'-')",
         ZONE_PATH "[\"extra\"]: unknown key (expected one of: ttl, records, metadata)",
-        "zones[\"example.org.\"].records[\"@\"][0].content: missing (every record needs content)",
+        "zones[\"example.org.\"].records[\"@\"][0].content: missing (every record needs content, "
+        "or a pool)",
         "zones[\"EXAMPLE.COM.\"]: the same zone as zones[\"example.com.\"]",
     };
     struct errlist errs;
