@@ -11,6 +11,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+#include "backend/policy.h"
+#include "backend/pools.h"
 #include "backend/rdata.h"
 #include "common/dname.h"
 #include "common/xalloc.h"
@@ -20,6 +25,8 @@
 struct dispatch {
     json_tokener *tok;
     const store_t *store;
+    const hmap_t *health;
+    uint64_t rng;
     dispatch_load_fn load;
     void *opaque;
 };
@@ -47,6 +54,12 @@ void dispatch_free(dispatch_t *d)
 void dispatch_set_store(dispatch_t *d, const store_t *s)
 {
     d->store = s;
+}
+
+void dispatch_set_health(dispatch_t *d, const hmap_t *health, uint64_t seed)
+{
+    d->health = health;
+    d->rng = seed;
 }
 
 const store_t *dispatch_store(const dispatch_t *d)
@@ -239,6 +252,112 @@ static int m_initialize(dispatch_t *d, struct session *ss, struct call *c, struc
     return 0;
 }
 
+/* Appends a separator unless this is the first record of the reply. */
+static void sep(struct sbuf *out, bool *first)
+{
+    if (!*first)
+        sbuf_putc(out, ',');
+    *first = false;
+}
+
+/* The client's address for "hashed" pools: real-remote ("a.b.c.d/nn", the ECS subnet when pdns
+ * has one), else remote. */
+static size_t client_bytes(struct call *c, uint8_t *buf)
+{
+    static const char *const keys[] = {"real-remote", "remote"};
+    for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+        json_object *v;
+        if (!json_object_object_get_ex(c->params, keys[k], &v) ||
+            !json_object_is_type(v, json_type_string))
+            continue;
+        char text[64];
+        const char *s = json_object_get_string(v);
+        size_t n = strcspn(s, "/%");
+        if (n >= sizeof(text))
+            continue;
+        memcpy(text, s, n);
+        text[n] = '\0';
+        if (inet_pton(AF_INET, text, buf) == 1)
+            return 4;
+        if (inet_pton(AF_INET6, text, buf) == 1)
+            return 16;
+    }
+    return 0;
+}
+
+/* Appends the answer of one pool record (A or AAAA) for this query. */
+static void put_pool_rr(dispatch_t *d,
+                        struct call *c,
+                        const struct store_node *n,
+                        const struct store_rr *rr,
+                        struct sbuf *out,
+                        bool *first)
+{
+    const struct pool *p = rr->pool;
+    bool up[POOL_MAX_MEMBERS];
+    uint8_t client[16];
+    for (size_t i = 0; i < p->nmembers; i++)
+        up[i] = !d->health || hmap_verdict(d->health, p->members[i].target) != HEALTH_DOWN;
+    struct policy_input in = {
+        .up = up,
+        .family = rr->type == RR_A ? AF_INET : AF_INET6,
+        .random = d->rng += 0x9e3779b97f4a7c15ull,
+    };
+    if (p->policy == POOL_HASHED) {
+        in.client_len = client_bytes(c, client);
+        in.client = client;
+    }
+    struct policy_answer ans;
+    policy_select(p, &in, &ans);
+    for (size_t i = 0; i < ans.n; i++) {
+        sep(out, first);
+        sbuf_puts(out, "{\"qtype\":\"");
+        sbuf_puts(out, rr->type == RR_A ? "A" : "AAAA");
+        sbuf_puts(out, "\",\"qname\":");
+        sbuf_json_str(out, n->text, strlen(n->text));
+        sbuf_puts(out, ",\"content\":\"");
+        sbuf_puts(out, ans.addrs[i]->text);
+        sbuf_puts(out, "\",\"ttl\":");
+        sbuf_u64(out, rr->ttl);
+        sbuf_puts(out, ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}");
+    }
+}
+
+static void put_ent(struct sbuf *out, const struct store_node *n)
+{
+    sbuf_puts(out, "{\"qtype\":\"ENT\",\"qname\":");
+    sbuf_json_str(out, n->text, strlen(n->text));
+    sbuf_puts(out, ",\"content\":\"\"}");
+}
+
+/* Appends the records of node n of the given type (RR_ANY: all) to a reply being built. */
+static void put_node(dispatch_t *d,
+                     struct call *c,
+                     const struct store_node *n,
+                     int type,
+                     struct sbuf *out,
+                     bool *first)
+{
+    if (type == RR_ANY && !n->dynamic) {
+        if (n->any_len) {
+            sep(out, first);
+            sbuf_put(out, n->any_frag, n->any_len);
+        }
+        return;
+    }
+    for (uint32_t i = 0; i < n->nrr; i++) {
+        const struct store_rr *rr = &n->rrs[i];
+        if (type != RR_ANY && rr->type != type)
+            continue;
+        if (rr->pool) {
+            put_pool_rr(d, c, n, rr, out, first);
+        } else {
+            sep(out, first);
+            sbuf_put(out, rr->frag, rr->frag_len);
+        }
+    }
+}
+
 static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
     (void)ss;
@@ -253,24 +372,18 @@ static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sb
         return 0;
     }
     const struct store_node *n = store_find(d->store, name, zone_id);
-    if (!n) {
-        sbuf_puts(out, "{\"result\":[]}\n");
-        return 0;
-    }
     int type = rrtype_from_name(qtype, tlen);
     sbuf_puts(out, "{\"result\":[");
-    if (type == RR_ANY) {
-        sbuf_put(out, n->any_frag, n->any_len);
-    } else if (type > 0) {
+    if (n && type > 0) {
         bool first = true;
-        for (uint32_t i = 0; i < n->nrr; i++) {
-            if (n->rrs[i].type != type)
-                continue;
-            if (!first)
-                sbuf_putc(out, ',');
-            sbuf_put(out, n->rrs[i].frag, n->rrs[i].frag_len);
-            first = false;
-        }
+        if (type == RR_ANY && n->nrr == 0) /* an empty non-terminal's ENT pseudo-record */
+            sbuf_put(out, n->any_frag, n->any_len);
+        else
+            put_node(d, c, n, type, out, &first);
+        /* A pool name whose answer is empty (when_all_down "none", or no member of the
+         * family) still exists: without a record pdns would say NXDOMAIN, not NODATA. */
+        if (first && type == RR_ANY && n->dynamic)
+            put_ent(out, n);
     }
     sbuf_puts(out, "]}\n");
     return 0;
@@ -305,11 +418,9 @@ static int m_list(dispatch_t *d, struct session *ss, struct call *c, struct sbuf
         return 0;
     }
     sbuf_puts(out, "{\"result\":[");
-    for (size_t i = 0; i < z->nnodes; i++) {
-        if (i)
-            sbuf_putc(out, ',');
-        sbuf_put(out, z->nodes[i]->any_frag, z->nodes[i]->any_len);
-    }
+    bool first = true;
+    for (size_t i = 0; i < z->nnodes; i++)
+        put_node(d, c, z->nodes[i], RR_ANY, out, &first);
     sbuf_puts(out, "]}\n");
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "backend/store.h"
+#include "health/hmap.h"
 #include "common/errbuf.h"
 #include "common/errlist.h"
 #include "common/sbuf.h"
@@ -28,6 +29,9 @@ void dispatch_free(dispatch_t *d);
 /* The store to answer from; borrowed, must outlive its use (NULL: nothing loaded yet). */
 void dispatch_set_store(dispatch_t *d, const store_t *s);
 const store_t *dispatch_store(const dispatch_t *d);
+/* The health view pool answers follow (borrowed; NULL: every member counts as up) and a seed
+ * for the "weighted" policy's random choices. */
+void dispatch_set_health(dispatch_t *d, const hmap_t *health, uint64_t seed);
 
 /* Handles one request (len bytes, without the newline) and appends exactly one reply line,
  * ending in '\n', to out. Returns 0, or -EINVAL for a malformed request, with the reason in err

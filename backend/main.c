@@ -12,20 +12,34 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <sys/random.h>
+#include <time.h>
+
 #include "backend/dispatch.h"
+#include "backend/pools.h"
 #include "backend/server.h"
 #include "backend/store.h"
 #include "common/errlist.h"
 #include "common/log.h"
 #include "common/xalloc.h"
+#include "health/hmap.h"
+#include "health/runner.h"
 
 struct opts {
     const char *config;
     const char *listen;
     const char *check;
+    const char *state_dir;
     mode_t socket_mode;
     gid_t socket_gid;
     struct server_limits lim;
+};
+
+/* The health checker of one store: the shared map and this process's probe thread. */
+struct health {
+    hmap_t *map;
+    runner_t *runner;
 };
 
 /* The pipe co-process's store, replaceable by initialize's config= option. */
@@ -33,6 +47,8 @@ struct pipe_state {
     dispatch_t *d;
     store_t *store;
     char *path;
+    const struct opts *o;
+    struct health health;
 };
 
 static void usage(FILE *f)
@@ -56,6 +72,9 @@ static void usage(FILE *f)
             "      --socket-group GRP  group of the unix socket (name or number)\n"
             "      --max-connections N  concurrent unix connections (default %u)\n"
             "      --max-line BYTES   longest request line accepted (default %u)\n"
+            "      --state-dir DIR    where health states are kept and shared between processes\n"
+            "                         (default /var/lib/pdns-failover if writable, else\n"
+            "                         /tmp/pdns-failover-UID)\n"
             "  -d, --debug            log debug messages\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
@@ -85,7 +104,7 @@ static int parse_ulong(const char *opt,
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_CHECK = 256, OPT_MODE, OPT_GROUP, OPT_MAXCONN, OPT_MAXLINE };
+    enum { OPT_CHECK = 256, OPT_MODE, OPT_GROUP, OPT_MAXCONN, OPT_MAXLINE, OPT_STATE };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
@@ -94,6 +113,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"socket-group", required_argument, NULL, OPT_GROUP},
         {"max-connections", required_argument, NULL, OPT_MAXCONN},
         {"max-line", required_argument, NULL, OPT_MAXLINE},
+        {"state-dir", required_argument, NULL, OPT_STATE},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -140,6 +160,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (parse_ulong("--max-line", optarg, 10, 1024, 1024UL * 1024 * 1024, &v) < 0)
                 return 2;
             o->lim.max_line = v;
+            break;
+        case OPT_STATE:
+            if (!*optarg) {
+                fprintf(stderr, "pdns-failover: --state-dir: empty path\n");
+                return 2;
+            }
+            o->state_dir = optarg;
             break;
         case 'd':
             log_set_debug(true);
@@ -204,6 +231,66 @@ static int check_config(const char *path)
     return 0;
 }
 
+static const char *state_dir(const struct opts *o, char *buf, size_t cap)
+{
+    if (o->state_dir)
+        return o->state_dir;
+    if (access("/var/lib/pdns-failover", W_OK | X_OK) == 0)
+        return "/var/lib/pdns-failover";
+    snprintf(buf, cap, "/tmp/pdns-failover-%ld", (long)geteuid());
+    return buf;
+}
+
+static void health_stop(struct health *h)
+{
+    runner_stop(h->runner);
+    hmap_close(h->map);
+    h->runner = NULL;
+    h->map = NULL;
+}
+
+/* Starts health checking for store s (nothing to do without pools) and waits up to wait_ms for
+ * the first round of probes, so that the first answers already follow health. On failure the
+ * pools answer as if every member were up, and the error is logged. */
+static void health_start(struct health *h, const store_t *s, const struct opts *o, int wait_ms)
+{
+    const struct store_pools *sp = store_pools(s);
+    char buf[64];
+    struct errbuf err;
+    if (sp->ntargets == 0)
+        return;
+    const char *dir = state_dir(o, buf, sizeof(buf));
+    if (hmap_open(dir, sp->targets, sp->ntargets, &h->map, &err) < 0) {
+        log_err("health", "%s; pools answer as if every member were up", err.msg);
+        return;
+    }
+    if (runner_start(sp->targets, sp->ntargets, h->map, &h->runner, &err) < 0) {
+        log_err("health", "%s; pools answer as if every member were up", err.msg);
+        hmap_close(h->map);
+        h->map = NULL;
+        return;
+    }
+    uint32_t longest = 0;
+    for (size_t i = 0; i < sp->ntargets; i++)
+        if (sp->targets[i].check->timeout_ms > longest)
+            longest = sp->targets[i].check->timeout_ms;
+    int wait = (int)longest + 200 < wait_ms ? (int)longest + 200 : wait_ms;
+    if (!runner_wait_initial(h->runner, wait))
+        log_info("health",
+                 "first probe round not complete after %d ms; members without a "
+                 "verdict count as up",
+                 wait);
+    log_debug("health", "%zu targets, state in '%s'", sp->ntargets, hmap_path(h->map));
+}
+
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    return seed;
+}
+
 static int pipe_load(void *opaque, const char *path, struct errlist *errs)
 {
     struct pipe_state *ps = opaque;
@@ -215,11 +302,17 @@ static int pipe_load(void *opaque, const char *path, struct errlist *errs)
         log_errors(path, errs);
         return r;
     }
+    /* The probe thread reads the old store's targets: stop it before freeing that store. */
+    dispatch_set_health(ps->d, NULL, random_seed());
+    health_stop(&ps->health);
     store_free(ps->store);
     free(ps->path);
     ps->store = s;
     ps->path = xstrdup(path);
     dispatch_set_store(ps->d, s);
+    /* pdns waits at most its timeout (2 s by default) for each reply: stay well below it. */
+    health_start(&ps->health, s, ps->o, 1000);
+    dispatch_set_health(ps->d, ps->health.map, random_seed());
     log_debug("store", "%s: loaded %zu zones, %zu records", path, store_zone_count(s),
               store_record_count(s));
     malloc_trim(0); /* see run_unix() */
@@ -228,7 +321,7 @@ static int pipe_load(void *opaque, const char *path, struct errlist *errs)
 
 static int run_pipe(const struct opts *o)
 {
-    struct pipe_state ps = {0};
+    struct pipe_state ps = {.o = o};
     ps.d = dispatch_new(pipe_load, &ps);
     if (o->config) {
         struct errlist errs = ERRLIST_INIT;
@@ -242,6 +335,7 @@ static int run_pipe(const struct opts *o)
         errlist_free(&errs);
     }
     int r = server_run_pipe(ps.d, STDIN_FILENO, STDOUT_FILENO, &o->lim);
+    health_stop(&ps.health);
     dispatch_free(ps.d);
     store_free(ps.store);
     free(ps.path);
@@ -254,6 +348,7 @@ static int run_unix(const struct opts *o)
     store_t *s = NULL;
     server_t *srv = NULL;
     struct errbuf err;
+    struct health health = {0};
     int rc = 1;
 
     if (store_load_file(o->config, &s, &errs) < 0) {
@@ -270,12 +365,16 @@ static int run_unix(const struct opts *o)
         log_err("main", "%s", err.msg);
         goto out;
     }
+    /* pdns connects only after we listen: the initial round can take the longest timeout. */
+    health_start(&health, s, o, 10000);
     dispatch_t *d = dispatch_new(NULL, NULL);
     dispatch_set_store(d, s);
+    dispatch_set_health(d, health.map, random_seed());
     rc = server_run(srv, d) < 0 ? 1 : 0;
     dispatch_free(d);
 out:
     server_free(srv);
+    health_stop(&health);
     store_free(s);
     errlist_free(&errs);
     return rc;
@@ -296,6 +395,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.check)
         return check_config(o.check);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        log_err("main", "libcurl could not be initialised");
+        return 1;
+    }
     if (o.listen)
         return run_unix(&o);
     return run_pipe(&o);

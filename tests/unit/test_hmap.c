@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for health/hmap (the shared health map, in a temporary directory) and for pool
+ * answers through dispatch with verdicts taken from it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/dispatch.h"
+#include "backend/pools.h"
+#include "health/hmap.h"
+#include "helpers.h"
+
+static struct check_def check = {
+    .type = CHECK_HTTP, .interval_ms = 1000, .timeout_ms = 500, .rise = 2, .fall = 3, .path = "/"};
+
+static void target(struct target *t, const char *addr, uint64_t key)
+{
+    memset(t, 0, sizeof(*t));
+    t->check = &check;
+    snprintf(t->address, sizeof(t->address), "%s", addr);
+    t->family = AF_INET;
+    t->port = 80;
+    t->key = key;
+    t->label = addr;
+}
+
+static char *tmpdir(void)
+{
+    char tmpl[] = "/tmp/pf-hmap-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static void rmdir_all(char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
+}
+
+static void test_hmap_starts_unknown_and_keeps_verdicts_across_reopen(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct target t[2];
+    target(&t[0], "192.0.2.1", 11);
+    target(&t[1], "192.0.2.2", 22);
+    hmap_t *m;
+    struct errbuf err;
+    assert_int_equal(hmap_open(dir, t, 2, &m, &err), 0);
+    assert_int_equal(hmap_count(m), 2);
+    assert_int_equal(hmap_verdict(m, 0), HEALTH_UNKNOWN);
+    assert_true(hmap_try_lead(m));
+    struct hmap_slot *s = hmap_slot_rw(m, 1);
+    s->fail_run = 3;
+    s->last_probe_ms = 1000;
+    hmap_set_verdict(m, 1, HEALTH_DOWN);
+    hmap_close(m);
+
+    assert_int_equal(hmap_open(dir, t, 2, &m, &err), 0);
+    assert_int_equal(hmap_verdict(m, 0), HEALTH_UNKNOWN);
+    assert_int_equal(hmap_verdict(m, 1), HEALTH_DOWN);
+    assert_int_equal(hmap_slot_ro(m, 1)->fail_run, 3);
+    hmap_close(m);
+    rmdir_all(dir);
+}
+
+static void test_hmap_new_target_set_adopts_states_of_known_targets(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct target t[3];
+    target(&t[0], "192.0.2.1", 11);
+    target(&t[1], "192.0.2.2", 22);
+    hmap_t *m;
+    struct errbuf err;
+    assert_int_equal(hmap_open(dir, t, 2, &m, &err), 0);
+    assert_true(hmap_try_lead(m));
+    hmap_slot_rw(m, 1)->last_probe_ms = 5000;
+    hmap_set_verdict(m, 1, HEALTH_DOWN);
+    hmap_close(m);
+
+    /* another store: a new target first, the known one second */
+    target(&t[0], "192.0.2.9", 99);
+    target(&t[1], "192.0.2.2", 22);
+    hmap_t *m2;
+    assert_int_equal(hmap_open(dir, t, 2, &m2, &err), 0);
+    assert_string_not_equal(hmap_path(m2), "");
+    assert_int_equal(hmap_verdict(m2, 0), HEALTH_UNKNOWN);
+    assert_int_equal(hmap_verdict(m2, 1), HEALTH_DOWN);
+    assert_int_equal(hmap_slot_ro(m2, 1)->key, 22);
+    hmap_close(m2);
+    rmdir_all(dir);
+}
+
+static void test_hmap_elects_one_leader_and_hands_over_when_it_dies(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct target t[1];
+    target(&t[0], "192.0.2.1", 11);
+    struct errbuf err;
+    int pfd[2];
+    assert_int_equal(pipe(pfd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the first leader: leads, reports, then is killed */
+        hmap_t *c;
+        if (hmap_open(dir, t, 1, &c, &err) < 0 || !hmap_try_lead(c))
+            _exit(1);
+        if (write(pfd[1], "x", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char x;
+    assert_int_equal(read(pfd[0], &x, 1), 1);
+    hmap_t *m;
+    assert_int_equal(hmap_open(dir, t, 1, &m, &err), 0);
+    assert_false(hmap_try_lead(m));
+    assert_int_equal(hmap_leader_pid(m), pid);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    assert_true(hmap_try_lead(m)); /* the kernel released the dead leader's lock */
+    assert_true(hmap_is_leader(m));
+    assert_int_equal(hmap_leader_pid(m), getpid());
+    hmap_close(m);
+    close(pfd[0]);
+    close(pfd[1]);
+    rmdir_all(dir);
+}
+
+static void test_hmap_reports_an_unusable_state_directory(void **state)
+{
+    (void)state;
+    struct target t[1];
+    target(&t[0], "192.0.2.1", 11);
+    hmap_t *m = NULL;
+    struct errbuf err;
+    assert_true(hmap_open("/proc/pf-no-such/dir", t, 1, &m, &err) < 0);
+    assert_non_null(strstr(err.msg, "cannot create state directory '/proc/pf-no-such/dir'"));
+    assert_null(m);
+}
+
+#define POOL_STORE                                                                              \
+    "{\"checks\": {\"c\": {\"type\": \"http\"}}, \"pools\": {\"web\": {\"check\": \"c\", "      \
+    "\"members\": [{\"name\": \"web1\", \"address\": \"192.0.2.1\"}, {\"name\": \"web2\", "     \
+    "\"address\": \"192.0.2.2\", \"tier\": 2}]}}, \"zones\": {\"example.com.\": {\"records\": " \
+    "{" HELPERS_APEX ", \"www\": [{\"type\": \"A\", \"pool\": \"web\"}, {\"type\": \"TXT\", "   \
+    "\"content\": \"hi\"}]}}}}"
+
+static const char *ask(dispatch_t *d, struct sbuf *out, const char *req)
+{
+    struct session ss = {0};
+    struct errbuf err;
+    sbuf_reset(out);
+    assert_int_equal(dispatch_request(d, &ss, req, strlen(req), out, &err), 0);
+    return sbuf_str(out);
+}
+
+static void test_hmap_pool_answers_follow_the_published_verdicts(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    store_t *s = helpers_build(POOL_STORE);
+    const struct store_pools *sp = store_pools(s);
+    hmap_t *m;
+    struct errbuf err;
+    assert_int_equal(hmap_open(dir, sp->targets, sp->ntargets, &m, &err), 0);
+    dispatch_t *d = dispatch_new(NULL, NULL);
+    dispatch_set_store(d, s);
+    dispatch_set_health(d, m, 1);
+    struct sbuf out = SBUF_INIT;
+    const char *qa = "{\"method\":\"lookup\",\"parameters\":{\"qname\":\"www.example.com.\","
+                     "\"qtype\":\"A\",\"zone-id\":-1}}";
+    assert_string_equal(ask(d, &out, qa),
+                        "{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\","
+                        "\"content\":\"192.0.2.1\",\"ttl\":30,\"scopeMask\":32}]}\n");
+    assert_true(hmap_try_lead(m));
+    hmap_set_verdict(m, sp->pools[0].members[0].target, HEALTH_DOWN);
+    assert_string_equal(ask(d, &out, qa),
+                        "{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\","
+                        "\"content\":\"192.0.2.2\",\"ttl\":30,\"scopeMask\":32}]}\n");
+    /* ANY: the static TXT record of a pool name carries the scopeMask too */
+    const char *qany = "{\"method\":\"lookup\",\"parameters\":{\"qname\":\"www.example.com.\","
+                       "\"qtype\":\"ANY\",\"zone-id\":-1}}";
+    assert_string_equal(ask(d, &out, qany),
+                        "{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\","
+                        "\"content\":\"192.0.2.2\",\"ttl\":30,\"scopeMask\":32},{\"qtype\":"
+                        "\"TXT\",\"qname\":\"www.example.com.\",\"content\":\"\\\"hi\\\"\","
+                        "\"ttl\":3600,\"scopeMask\":32}]}\n");
+    /* the zone listing shows the current answer */
+    assert_non_null(strstr(ask(d, &out,
+                               "{\"method\":\"list\",\"parameters\":{\"zonename\":"
+                               "\"example.com.\",\"domain_id\":-1}}"),
+                           "\"content\":\"192.0.2.2\""));
+    /* no AAAA members: NODATA */
+    assert_string_equal(ask(d, &out,
+                            "{\"method\":\"lookup\",\"parameters\":{\"qname\":"
+                            "\"www.example.com.\",\"qtype\":\"AAAA\"}}"),
+                        "{\"result\":[]}\n");
+    sbuf_free(&out);
+    dispatch_free(d);
+    hmap_close(m);
+    store_free(s);
+    rmdir_all(dir);
+}
+
+static void test_hmap_pool_name_with_an_empty_answer_still_exists(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    const char *json =
+        "{\"checks\": {\"c\": {\"type\": \"http\"}}, \"pools\": {\"web\": {\"check\": \"c\", "
+        "\"when_all_down\": \"none\", \"members\": [{\"name\": \"web1\", \"address\": "
+        "\"192.0.2.1\"}]}}, \"zones\": {\"example.com.\": {\"records\": {" HELPERS_APEX
+        ", \"www\": [{\"type\": \"A\", \"pool\": \"web\"}]}}}}";
+    store_t *s = helpers_build(json);
+    const struct store_pools *sp = store_pools(s);
+    hmap_t *m;
+    struct errbuf err;
+    assert_int_equal(hmap_open(dir, sp->targets, sp->ntargets, &m, &err), 0);
+    assert_true(hmap_try_lead(m));
+    hmap_set_verdict(m, 0, HEALTH_DOWN);
+    dispatch_t *d = dispatch_new(NULL, NULL);
+    dispatch_set_store(d, s);
+    dispatch_set_health(d, m, 1);
+    struct sbuf out = SBUF_INIT;
+    /* NODATA, not NXDOMAIN: the ENT pseudo-record says the name exists */
+    assert_string_equal(ask(d, &out,
+                            "{\"method\":\"lookup\",\"parameters\":{\"qname\":"
+                            "\"www.example.com.\",\"qtype\":\"ANY\"}}"),
+                        "{\"result\":[{\"qtype\":\"ENT\",\"qname\":\"www.example.com.\","
+                        "\"content\":\"\"}]}\n");
+    assert_string_equal(ask(d, &out,
+                            "{\"method\":\"lookup\",\"parameters\":{\"qname\":"
+                            "\"www.example.com.\",\"qtype\":\"A\"}}"),
+                        "{\"result\":[]}\n");
+    sbuf_free(&out);
+    dispatch_free(d);
+    hmap_close(m);
+    store_free(s);
+    rmdir_all(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hmap_starts_unknown_and_keeps_verdicts_across_reopen),
+        cmocka_unit_test(test_hmap_new_target_set_adopts_states_of_known_targets),
+        cmocka_unit_test(test_hmap_elects_one_leader_and_hands_over_when_it_dies),
+        cmocka_unit_test(test_hmap_reports_an_unusable_state_directory),
+        cmocka_unit_test(test_hmap_pool_answers_follow_the_published_verdicts),
+        cmocka_unit_test(test_hmap_pool_name_with_an_empty_answer_still_exists),
+    };
+    return cmocka_run_group_tests_name("hmap", tests, NULL, NULL);
+}
