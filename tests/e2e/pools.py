@@ -16,9 +16,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import socketserver
 import ssl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -768,6 +770,40 @@ def restart_keeps_the_states(p, w, notes):
 
 
 # ---- main -------------------------------------------------------------------------------------
+
+@pool_test(modes=("pipe",))
+def killed_prober_is_replaced_within_an_interval(p, w, notes):
+    """SIGKILL the co-process that probes: another takes over, probing goes on within one
+    interval, and the counters are kept (no state starts over at "unknown"). Runs last in pipe
+    mode: pdns loses the killed co-process's thread (protocol doc 2.3)."""
+    for i in range(12):
+        dig(p, "static.example.com", "A", tcp=(i % 4 == 0))
+    wait_for(lambda: len(p.coprocesses()) >= 3, 10, "3 co-processes")
+    maps = [os.path.join(p.state_dir, f) for f in os.listdir(p.state_dir) if f.endswith(".map")]
+    check(len(maps) == 1, f"one health map: {maps}")
+
+    def leader():
+        with open(maps[0], "rb") as f:
+            head = f.read(64)
+        return struct.unpack_from("<q", head, 32)[0]
+
+    old = leader()
+    check(old in p.coprocesses(), f"the leader {old} is one of pdns's co-processes")
+    unknown_before = p.health_log().count("unknown ->")
+    cnt = w.S["cnt"]
+    os.kill(old, signal.SIGKILL)
+    t0 = time.monotonic()
+    c0 = cnt.count("/count")
+    wait_for(lambda: cnt.count("/count") > c0, COUNT_INTERVAL + 1.0,
+             "a probe by the new leader")
+    took = time.monotonic() - t0
+    wait_for(lambda: leader() not in (0, old), 2, "a new leader in the map")
+    new_leader = leader()
+    check(new_leader in p.coprocesses(), f"the new leader {new_leader} is a co-process")
+    notes.append(f"probing resumed {took:.2f}s after SIGKILL of the leader")
+    time.sleep(COUNT_INTERVAL * 2)
+    eq(p.health_log().count("unknown ->"), unknown_before, "no state started over")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
