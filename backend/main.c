@@ -264,7 +264,7 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
         log_err("health", "%s; pools answer as if every member were up", err.msg);
         return;
     }
-    if (runner_start(sp->targets, sp->ntargets, h->map, &h->runner, &err) < 0) {
+    if (runner_start(sp->targets, sp->ntargets, h->map, NULL, &h->runner, &err) < 0) {
         log_err("health", "%s; pools answer as if every member were up", err.msg);
         hmap_close(h->map);
         h->map = NULL;

@@ -62,7 +62,8 @@ struct runner {
     struct health_state *states;
     bool *initial_pending; /* target still owes its first result of this leadership */
     size_t npending;
-    int64_t lead_mono;  /* when this process became the leader (monotonic ms) */
+    int64_t lead_mono; /* when this process became the leader (monotonic ms) */
+    struct runner_hooks hooks;
     struct probe *pool; /* cap entries; an entry with easy != NULL is in flight */
     size_t *free_slots; /* indexes of free pool entries */
     size_t nfree;
@@ -189,6 +190,9 @@ record(runner_t *r, size_t i, enum probe_result res, const char *reason, curl_of
     struct health_state *st = &r->states[i];
 
     log_debug("probe", "%s: %s (%ld ms)", t->label, reason, (long)(latency_us / 1000));
+    if (r->hooks.probe)
+        r->hooks.probe(r->hooks.opaque, i, res,
+                       latency_us > UINT32_MAX ? UINT32_MAX : (uint32_t)latency_us);
     if (res == PROBE_LOCAL) {
         log_local_problem(r, t, reason);
         return;
@@ -222,6 +226,20 @@ record(runner_t *r, size_t i, enum probe_result res, const char *reason, curl_of
         else
             log_info("health", "%s down -> up (%s; %u of %u succeeded)", t->label, reason,
                      (unsigned)c->rise, (unsigned)c->rise);
+        if (r->hooks.transition) {
+            struct health_event ev = {
+                .target = t,
+                .index = i,
+                .from = (enum health_verdict)old,
+                .to = (enum health_verdict)st->verdict,
+                .reason = reason,
+                .count = old == HEALTH_UNKNOWN        ? 1
+                         : st->verdict == HEALTH_DOWN ? c->fall
+                                                      : c->rise,
+                .when_ms = now,
+            };
+            r->hooks.transition(r->hooks.opaque, &ev);
+        }
     }
     hmap_heartbeat(r->map, now);
 }
@@ -382,10 +400,16 @@ static void runner_free(runner_t *r)
     free(r);
 }
 
-int runner_start(
-    const struct target *targets, size_t n, hmap_t *map, runner_t **ret, struct errbuf *err)
+int runner_start(const struct target *targets,
+                 size_t n,
+                 hmap_t *map,
+                 const struct runner_hooks *hooks,
+                 runner_t **ret,
+                 struct errbuf *err)
 {
     runner_t *r = xcalloc(1, sizeof(*r));
+    if (hooks)
+        r->hooks = *hooks;
     pthread_condattr_t ca;
     sigset_t all, old;
     int e;

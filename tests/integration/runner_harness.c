@@ -186,7 +186,7 @@ static void cmd_start(int n)
         die("slot %d already started", n);
     if (hmap_open(state_dir, targets, ntargets, &maps[n], &err) < 0)
         die("%s", err.msg);
-    if (runner_start(targets, ntargets, maps[n], &runners[n], &err) < 0)
+    if (runner_start(targets, ntargets, maps[n], NULL, &runners[n], &err) < 0)
         die("%s", err.msg);
     printf("started %d\n", n);
 }
