@@ -13,7 +13,10 @@
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "backend/commands.h"
+#include "backend/metrics.h"
 #include "backend/policy.h"
 #include "backend/pools.h"
 #include "backend/rdata.h"
@@ -26,7 +29,17 @@ struct dispatch {
     json_tokener *tok;
     const store_t *store;
     const hmap_t *health;
+    overrides_t *overrides;
     uint64_t rng;
+    int64_t stale_after_ms; /* 3 x the shortest check interval; 0: no guard */
+    int64_t health_since_ms;
+    bool stale;
+    dispatch_stale_fn on_stale;
+    void *stale_opaque;
+    struct metrics *metrics;
+    int (*cmd_reload)(void *opaque, struct sbuf *out);
+    void (*cmd_stats)(void *opaque, struct sbuf *out);
+    void *cmd_opaque;
     dispatch_load_fn load;
     void *opaque;
 };
@@ -56,10 +69,64 @@ void dispatch_set_store(dispatch_t *d, const store_t *s)
     d->store = s;
 }
 
+static int64_t wall_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void dispatch_set_health(dispatch_t *d, const hmap_t *health, uint64_t seed)
 {
     d->health = health;
     d->rng = seed;
+    d->stale = false;
+    d->health_since_ms = wall_now_ms();
+    d->stale_after_ms = 0;
+    const struct store_pools *sp = d->store ? store_pools(d->store) : NULL;
+    for (size_t i = 0; sp && i < sp->ntargets; i++) {
+        int64_t v = 3 * (int64_t)sp->targets[i].check->interval_ms;
+        if (!d->stale_after_ms || v < d->stale_after_ms)
+            d->stale_after_ms = v;
+    }
+}
+
+void dispatch_set_overrides(dispatch_t *d, overrides_t *o)
+{
+    d->overrides = o;
+}
+
+void dispatch_set_cmd_hooks(dispatch_t *d,
+                            int (*reload)(void *opaque, struct sbuf *out),
+                            void (*stats)(void *opaque, struct sbuf *out),
+                            void *opaque)
+{
+    d->cmd_reload = reload;
+    d->cmd_stats = stats;
+    d->cmd_opaque = opaque;
+}
+
+void dispatch_on_stale(dispatch_t *d, dispatch_stale_fn fn, void *opaque)
+{
+    d->on_stale = fn;
+    d->stale_opaque = opaque;
+}
+
+/* The staleness guard: no probe completed for 3 intervals means the prober is stuck, and its
+ * verdicts are old news; answers then fail open (every member counts as up). */
+static bool health_stale(dispatch_t *d, int64_t now)
+{
+    if (!d->health || !d->stale_after_ms)
+        return false;
+    int64_t hb = hmap_last_heartbeat(d->health);
+    int64_t since = hb > d->health_since_ms ? hb : d->health_since_ms;
+    bool stale = now - since > d->stale_after_ms;
+    if (stale != d->stale) {
+        d->stale = stale;
+        if (d->on_stale)
+            d->on_stale(d->stale_opaque, stale, now - since);
+    }
+    return stale;
 }
 
 const store_t *dispatch_store(const dispatch_t *d)
@@ -294,12 +361,20 @@ static void put_pool_rr(dispatch_t *d,
                         bool *first)
 {
     const struct pool *p = rr->pool;
-    bool up[POOL_MAX_MEMBERS];
+    bool up[POOL_MAX_MEMBERS], out_[POOL_MAX_MEMBERS];
     uint8_t client[16];
-    for (size_t i = 0; i < p->nmembers; i++)
-        up[i] = !d->health || hmap_verdict(d->health, p->members[i].target) != HEALTH_DOWN;
+    int64_t now = wall_now_ms();
+    bool stale = health_stale(d, now);
+    for (size_t i = 0; i < p->nmembers; i++) {
+        enum override_kind ov =
+            d->overrides ? overrides_get(d->overrides, p->members[i].okey, now) : OVERRIDE_NONE;
+        out_[i] = ov == OVERRIDE_DRAIN || ov == OVERRIDE_DOWN;
+        up[i] = !out_[i] && (ov == OVERRIDE_UP || stale || !d->health ||
+                             hmap_verdict(d->health, p->members[i].target) != HEALTH_DOWN);
+    }
     struct policy_input in = {
         .up = up,
+        .out = out_,
         .family = rr->type == RR_A ? AF_INET : AF_INET6,
         .random = d->rng += 0x9e3779b97f4a7c15ull,
     };
@@ -508,11 +583,6 @@ m_get_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct 
     return 0;
 }
 
-static const char cmd_help[] = "pdns-failover commands (pdnsutil backend-cmd remote '<command>'):\n"
-                               "  help      this list\n"
-                               "  version   the pdns-failover version\n"
-                               "  zones     every zone with its id, serial and record count\n";
-
 static int m_direct_backend_cmd(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
     (void)ss;
@@ -520,32 +590,19 @@ static int m_direct_backend_cmd(dispatch_t *d, struct session *ss, struct call *
     const char *q = param_str(c, "query", &len);
     if (!q)
         return -EINVAL;
-    while (len && (*q == ' ' || *q == '\t')) {
-        q++;
-        len--;
-    }
-    while (len && (q[len - 1] == ' ' || q[len - 1] == '\t' || q[len - 1] == '\n'))
-        len--;
+    struct cmd_env env = {
+        .store = d->store,
+        .health = d->health,
+        .overrides = d->overrides,
+        .now_ms = wall_now_ms(),
+        .reload = d->cmd_reload,
+        .stats = d->cmd_stats,
+        .opaque = d->cmd_opaque,
+    };
     struct sbuf text = SBUF_INIT;
-    if (len == 4 && strncasecmp(q, "help", 4) == 0) {
-        sbuf_puts(&text, cmd_help);
-    } else if (len == 7 && strncasecmp(q, "version", 7) == 0) {
-        sbuf_puts(&text, "pdns-failover " PF_VERSION "\n");
-    } else if (len == 5 && strncasecmp(q, "zones", 5) == 0) {
-        size_t n = d->store ? store_zone_count(d->store) : 0;
-        if (!d->store)
-            sbuf_puts(&text, "no store loaded\n");
-        for (size_t i = 0; i < n; i++) {
-            const struct store_zone *z = store_zone_at(d->store, i);
-            sbuf_printf(&text, "%s id=%u serial=%u records=%u\n", z->name, z->id, z->serial,
-                        z->nrecords);
-        }
-    } else {
-        /* pdns tooling expects an unknown command to come back as it was sent. */
-        sbuf_puts(&text, "unknown command: ");
-        sbuf_put(&text, q, len);
-        sbuf_puts(&text, " (try 'help')\n");
-    }
+    /* Errors come back as text too: a false result would only make pdnsutil print
+     * "backend command failed" without our reason. */
+    cmd_run(&env, q, len, &text);
     reply_string(out, sbuf_str(&text), text.len);
     sbuf_free(&text);
     return 0;
@@ -567,12 +624,13 @@ static const struct {
     {"directBackendCmd", m_direct_backend_cmd},
 };
 
-int dispatch_request(dispatch_t *d,
-                     struct session *ss,
-                     const char *line,
-                     size_t len,
-                     struct sbuf *out,
-                     struct errbuf *err)
+static int handle(dispatch_t *d,
+                  struct session *ss,
+                  const char *line,
+                  size_t len,
+                  struct sbuf *out,
+                  struct errbuf *err,
+                  enum metrics_method *counted)
 {
     json_object *req = NULL;
     int r = 0;
@@ -626,6 +684,7 @@ int dispatch_request(dispatch_t *d,
             jp = empty = json_object_new_object();
         struct call c = {.method = methods[i].name, .params = jp, .err = err};
         size_t mark = out->len;
+        *counted = metrics_method_of(methods[i].name);
         r = methods[i].fn(d, ss, &c, out);
         json_object_put(empty);
         if (r > 0) { /* the method wrote its own failure reply */
@@ -648,4 +707,35 @@ bad:
 done:
     json_object_put(req);
     return r;
+}
+
+int dispatch_request(dispatch_t *d,
+                     struct session *ss,
+                     const char *line,
+                     size_t len,
+                     struct sbuf *out,
+                     struct errbuf *err)
+{
+    enum metrics_method method = METRICS_METHOD_OTHER;
+    if (!d->metrics)
+        return handle(d, ss, line, len, out, err, &method);
+    struct timespec t0, t1;
+    size_t mark = out->len;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = handle(d, ss, line, len, out, err, &method);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
+    const char *reply = out->p + mark;
+    enum metrics_result res =
+        r < 0 ? METRICS_RESULT_ERROR
+        : strncmp(reply, "{\"result\":[]", 12) == 0 || strncmp(reply, "{\"result\":false", 16) == 0
+            ? METRICS_RESULT_EMPTY
+            : METRICS_RESULT_OK;
+    metrics_lookup(d->metrics, method, res, us < 0 ? 0 : (uint32_t)us);
+    return r;
+}
+
+void dispatch_set_metrics(dispatch_t *d, struct metrics *m)
+{
+    d->metrics = m;
 }

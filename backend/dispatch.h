@@ -8,6 +8,7 @@
 
 #include "backend/store.h"
 #include "health/hmap.h"
+#include "health/overrides.h"
 #include "common/errbuf.h"
 #include "common/errlist.h"
 #include "common/sbuf.h"
@@ -30,8 +31,22 @@ void dispatch_free(dispatch_t *d);
 void dispatch_set_store(dispatch_t *d, const store_t *s);
 const store_t *dispatch_store(const dispatch_t *d);
 /* The health view pool answers follow (borrowed; NULL: every member counts as up) and a seed
- * for the "weighted" policy's random choices. */
+ * for the "weighted" policy's random choices. Call after dispatch_set_store(). */
 void dispatch_set_health(dispatch_t *d, const hmap_t *health, uint64_t seed);
+/* Operator overrides (borrowed; NULL: none). */
+void dispatch_set_overrides(dispatch_t *d, overrides_t *o);
+/* Called (on the answering thread) when the staleness guard trips or clears: no probe
+ * completed for 3 check intervals, so pool answers fail open. */
+struct metrics;
+/* Counters for every request (borrowed; NULL: none). */
+void dispatch_set_metrics(dispatch_t *d, struct metrics *m);
+/* What the reload and stats commands (directBackendCmd) call; NULL: unavailable. */
+void dispatch_set_cmd_hooks(dispatch_t *d,
+                            int (*reload)(void *opaque, struct sbuf *out),
+                            void (*stats)(void *opaque, struct sbuf *out),
+                            void *opaque);
+typedef void (*dispatch_stale_fn)(void *opaque, bool stale, int64_t silent_ms);
+void dispatch_on_stale(dispatch_t *d, dispatch_stale_fn fn, void *opaque);
 
 /* Handles one request (len bytes, without the newline) and appends exactly one reply line,
  * ending in '\n', to out. Returns 0, or -EINVAL for a malformed request, with the reason in err

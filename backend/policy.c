@@ -179,7 +179,7 @@ void policy_select(const struct pool *p, const struct policy_input *in, struct p
          * no check existed (Route 53 and gdnsd do the same). */
         bool all[POOL_MAX_MEMBERS];
         for (size_t i = 0; i < p->nmembers; i++)
-            all[i] = true;
+            all[i] = !in->out || !in->out[i]; /* an operator's drain or down still holds */
         out->why = POLICY_ALL_DOWN;
         choose(p, in, all, out);
         return;

@@ -13,7 +13,8 @@
 
 enum policy_why {
     POLICY_HEALTHY,  /* chosen from healthy members */
-    POLICY_ALL_DOWN, /* nothing healthy: answered as if every member were up (when_all_down all) */
+    POLICY_ALL_DOWN, /* nothing healthy: answered as if every member were up (when_all_down all),
+                        except drained and forced-down members */
     POLICY_NONE,     /* nothing healthy: no answer (when_all_down none, or no fallback of this
                         family) */
     POLICY_FALLBACK, /* nothing healthy: the fallback addresses */
@@ -21,6 +22,7 @@ enum policy_why {
 
 struct policy_input {
     const bool *up;        /* per member (pool order): counts as healthy (up, or no verdict yet) */
+    const bool *out;       /* per member: drained or forced down, never answered (NULL: none) */
     int family;            /* AF_INET for A, AF_INET6 for AAAA */
     uint64_t random;       /* any random value, for "weighted" */
     const uint8_t *client; /* the client's address bytes, for "hashed" (NULL: none) */

@@ -15,6 +15,7 @@
 #include "backend/store_priv.h"
 #include "common/xalloc.h"
 #include "health/expect.h"
+#include "health/overrides.h"
 
 struct named_check {
     const char *name;
@@ -628,6 +629,8 @@ static void parse_pool(struct builder *b, json_object *obj, struct pool *pool)
                 m[j] = m[j - 1];
                 m[j - 1] = t;
             }
+        for (size_t i = 0; i < pool->nmembers; i++)
+            m[i].okey = overrides_key(pool->name, m[i].name);
         pool->members = m;
     }
     sbuf_truncate(&b->path, mark);

@@ -29,6 +29,7 @@ struct pool_member {
     uint16_t tier;         /* 1 is preferred */
     uint32_t weight;       /* >= 1 */
     uint32_t target;       /* index into store_pools.targets */
+    uint64_t okey;         /* overrides_key(pool, name) */
 };
 
 struct pool {

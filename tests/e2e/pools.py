@@ -779,7 +779,8 @@ def killed_prober_is_replaced_within_an_interval(p, w, notes):
     for i in range(12):
         dig(p, "static.example.com", "A", tcp=(i % 4 == 0))
     wait_for(lambda: len(p.coprocesses()) >= 3, 10, "3 co-processes")
-    maps = [os.path.join(p.state_dir, f) for f in os.listdir(p.state_dir) if f.endswith(".map")]
+    maps = [os.path.join(p.state_dir, f) for f in os.listdir(p.state_dir)
+            if f.startswith("health-") and f.endswith(".map")]
     check(len(maps) == 1, f"one health map: {maps}")
 
     def leader():
