@@ -16,7 +16,16 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <json-c/json.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "backend/commands.h"
+#include <pthread.h>
+
 #include "backend/dispatch.h"
+#include "backend/metrics.h"
+#include "backend/metrics_http.h"
 #include "backend/pools.h"
 #include "backend/server.h"
 #include "backend/store.h"
@@ -24,6 +33,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "health/hmap.h"
+#include "health/overrides.h"
 #include "health/runner.h"
 
 struct opts {
@@ -31,6 +41,7 @@ struct opts {
     const char *listen;
     const char *check;
     const char *state_dir;
+    const char *metrics;
     mode_t socket_mode;
     gid_t socket_gid;
     struct server_limits lim;
@@ -40,6 +51,7 @@ struct opts {
 struct health {
     hmap_t *map;
     runner_t *runner;
+    overrides_t *overrides;
 };
 
 /* The pipe co-process's store, replaceable by initialize's config= option. */
@@ -55,6 +67,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: pdns-failover [OPTIONS]\n"
+            "       pdns-failover ctl [--socket PATH | --config FILE] COMMAND  (see ctl --help)\n"
             "A PowerDNS remote backend (launch=remote) serving zones from a JSON store.\n"
             "\n"
             "Modes:\n"
@@ -72,6 +85,7 @@ static void usage(FILE *f)
             "      --socket-group GRP  group of the unix socket (name or number)\n"
             "      --max-connections N  concurrent unix connections (default %u)\n"
             "      --max-line BYTES   longest request line accepted (default %u)\n"
+            "      --metrics ADDR:PORT  serve Prometheus /metrics, /status and /healthz there\n"
             "      --state-dir DIR    where health states are kept and shared between processes\n"
             "                         (default /var/lib/pdns-failover if writable, else\n"
             "                         /tmp/pdns-failover-UID)\n"
@@ -104,7 +118,7 @@ static int parse_ulong(const char *opt,
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_CHECK = 256, OPT_MODE, OPT_GROUP, OPT_MAXCONN, OPT_MAXLINE, OPT_STATE };
+    enum { OPT_CHECK = 256, OPT_MODE, OPT_GROUP, OPT_MAXCONN, OPT_MAXLINE, OPT_STATE, OPT_METRICS };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
@@ -114,6 +128,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"max-connections", required_argument, NULL, OPT_MAXCONN},
         {"max-line", required_argument, NULL, OPT_MAXLINE},
         {"state-dir", required_argument, NULL, OPT_STATE},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -168,6 +183,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
             }
             o->state_dir = optarg;
             break;
+        case OPT_METRICS: {
+            struct errbuf err;
+            struct sockaddr_storage ss;
+            if (metrics_http_parse_address(optarg, &ss, &err) < 0) {
+                fprintf(stderr, "pdns-failover: %s\n", err.msg);
+                return 2;
+            }
+            o->metrics = optarg;
+            break;
+        }
         case 'd':
             log_set_debug(true);
             break;
@@ -241,12 +266,171 @@ static const char *state_dir(const struct opts *o, char *buf, size_t cap)
     return buf;
 }
 
+static uint64_t random_seed(void)
+{
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    return seed;
+}
+
+/* This process's counters (lookups it answered, probes it made). */
+static struct metrics g_metrics;
+
+/* What the metrics listener's thread reads; swapped under the lock when the store changes. */
+static struct {
+    pthread_mutex_t lock;
+    const store_t *store;
+    const struct health *health;
+    bool stale;
+} g_view = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void view_set(const store_t *s, const struct health *h)
+{
+    pthread_mutex_lock(&g_view.lock);
+    g_view.store = s;
+    g_view.health = h;
+    pthread_mutex_unlock(&g_view.lock);
+}
+
+static void on_probe(void *opaque, size_t index, enum probe_result r, uint32_t latency_us)
+{
+    (void)opaque;
+    (void)index;
+    metrics_probe(&g_metrics, r, latency_us);
+}
+
+static void on_transition(void *opaque, const struct health_event *ev)
+{
+    (void)opaque;
+    if (ev->from != HEALTH_UNKNOWN || ev->to == HEALTH_DOWN)
+        metrics_transition(&g_metrics, ev->to == HEALTH_UP);
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct member_iter {
+    const store_t *store;
+    const struct health *health;
+    int64_t now;
+};
+
+static bool member_at(void *opaque, size_t i, struct metrics_member *ret)
+{
+    struct member_iter *it = opaque;
+    const struct store_pools *sp = it->store ? store_pools(it->store) : NULL;
+    for (size_t p = 0; sp && p < sp->npools; p++) {
+        if (i >= sp->pools[p].nmembers) {
+            i -= sp->pools[p].nmembers;
+            continue;
+        }
+        const struct pool_member *m = &sp->pools[p].members[i];
+        memset(ret, 0, sizeof(*ret));
+        ret->pool = sp->pools[p].name;
+        ret->member = m->name;
+        ret->address = m->addr.text;
+        ret->up = -1;
+        if (it->health && it->health->map) {
+            const struct hmap_slot *sl = hmap_slot_ro(it->health->map, m->target);
+            enum health_verdict v = hmap_verdict_of(sl);
+            ret->up = v == HEALTH_UP ? 1 : v == HEALTH_DOWN ? 0 : -1;
+            ret->probes = sl->probes;
+            ret->failures = sl->failures;
+        }
+        if (it->health && it->health->overrides)
+            ret->override = (int)overrides_get(it->health->overrides, m->okey, it->now);
+        return true;
+    }
+    return false;
+}
+
+static void serve_metrics(void *opaque, struct sbuf *out)
+{
+    (void)opaque;
+    pthread_mutex_lock(&g_view.lock);
+    struct member_iter it = {g_view.store, g_view.health, wall_ms()};
+    metrics_render(&g_metrics, member_at, &it, out);
+    pthread_mutex_unlock(&g_view.lock);
+}
+
+static void serve_status(void *opaque, struct sbuf *out)
+{
+    (void)opaque;
+    pthread_mutex_lock(&g_view.lock);
+    struct cmd_env env = {
+        .store = g_view.store,
+        .health = g_view.health ? g_view.health->map : NULL,
+        .overrides = g_view.health ? g_view.health->overrides : NULL,
+        .now_ms = wall_ms(),
+    };
+    cmd_status_json(&env, out);
+    pthread_mutex_unlock(&g_view.lock);
+}
+
+static bool serve_healthy(void *opaque)
+{
+    (void)opaque;
+    pthread_mutex_lock(&g_view.lock);
+    bool ok = !g_view.stale;
+    pthread_mutex_unlock(&g_view.lock);
+    return ok;
+}
+
+static metrics_http_t *metrics_start(const struct opts *o, bool quiet_if_taken)
+{
+    if (!o->metrics)
+        return NULL;
+    struct metrics_http_handlers h = {serve_metrics, serve_status, serve_healthy, NULL};
+    metrics_http_t *m = NULL;
+    struct errbuf err;
+    int r = metrics_http_start(o->metrics, &h, &m, &err);
+    if (r == -EADDRINUSE && quiet_if_taken)
+        log_debug("main", "%s (another co-process serves the metrics)", err.msg);
+    else if (r < 0)
+        log_err("main", "%s", err.msg);
+    return m;
+}
+
 static void health_stop(struct health *h)
 {
     runner_stop(h->runner);
     hmap_close(h->map);
+    overrides_close(h->overrides);
     h->runner = NULL;
     h->map = NULL;
+    h->overrides = NULL;
+}
+
+/* Answers fail open while the prober is silent: say so once when it starts and once when it
+ * ends. */
+static void on_stale(void *opaque, bool stale, int64_t silent_ms)
+{
+    (void)opaque;
+    metrics_set_stale(&g_metrics, stale);
+    pthread_mutex_lock(&g_view.lock);
+    g_view.stale = stale;
+    pthread_mutex_unlock(&g_view.lock);
+    if (stale)
+        log_err("health",
+                "no probe completed for %lld ms (3 check intervals): the prober is stalled; "
+                "pool answers fail open until it recovers",
+                (long long)silent_ms);
+    else
+        log_info("health", "probes are completing again; pool answers follow health");
+}
+
+/* Wires the health view, overrides and the staleness guard of h into d. */
+static void health_attach(dispatch_t *d, struct health *h)
+{
+    dispatch_set_health(d, h->map, random_seed());
+    dispatch_set_overrides(d, h->overrides);
+    dispatch_on_stale(d, on_stale, NULL);
+    dispatch_set_metrics(d, &g_metrics);
 }
 
 /* Starts health checking for store s (nothing to do without pools) and waits up to wait_ms for
@@ -260,11 +444,14 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
     if (sp->ntargets == 0)
         return;
     const char *dir = state_dir(o, buf, sizeof(buf));
+    struct runner_hooks hooks = {.transition = on_transition, .probe = on_probe};
+    if (overrides_open(dir, &h->overrides, &err) < 0)
+        log_err("health", "%s; drain/down/up overrides are unavailable", err.msg);
     if (hmap_open(dir, sp->targets, sp->ntargets, &h->map, &err) < 0) {
         log_err("health", "%s; pools answer as if every member were up", err.msg);
         return;
     }
-    if (runner_start(sp->targets, sp->ntargets, h->map, NULL, &h->runner, &err) < 0) {
+    if (runner_start(sp->targets, sp->ntargets, h->map, &hooks, &h->runner, &err) < 0) {
         log_err("health", "%s; pools answer as if every member were up", err.msg);
         hmap_close(h->map);
         h->map = NULL;
@@ -283,14 +470,6 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
     log_debug("health", "%zu targets, state in '%s'", sp->ntargets, hmap_path(h->map));
 }
 
-static uint64_t random_seed(void)
-{
-    uint64_t seed = 0;
-    if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
-        seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-    return seed;
-}
-
 static int pipe_load(void *opaque, const char *path, struct errlist *errs)
 {
     struct pipe_state *ps = opaque;
@@ -304,6 +483,8 @@ static int pipe_load(void *opaque, const char *path, struct errlist *errs)
     }
     /* The probe thread reads the old store's targets: stop it before freeing that store. */
     dispatch_set_health(ps->d, NULL, random_seed());
+    dispatch_set_overrides(ps->d, NULL);
+    view_set(NULL, NULL);
     health_stop(&ps->health);
     store_free(ps->store);
     free(ps->path);
@@ -312,7 +493,8 @@ static int pipe_load(void *opaque, const char *path, struct errlist *errs)
     dispatch_set_store(ps->d, s);
     /* pdns waits at most its timeout (2 s by default) for each reply: stay well below it. */
     health_start(&ps->health, s, ps->o, 1000);
-    dispatch_set_health(ps->d, ps->health.map, random_seed());
+    health_attach(ps->d, &ps->health);
+    view_set(s, &ps->health);
     log_debug("store", "%s: loaded %zu zones, %zu records", path, store_zone_count(s),
               store_record_count(s));
     malloc_trim(0); /* see run_unix() */
@@ -334,7 +516,11 @@ static int run_pipe(const struct opts *o)
                     o->config);
         errlist_free(&errs);
     }
+    /* Co-processes share the port: the first to bind it serves the metrics. */
+    metrics_http_t *mh = metrics_start(o, true);
     int r = server_run_pipe(ps.d, STDIN_FILENO, STDOUT_FILENO, &o->lim);
+    metrics_http_stop(mh);
+    view_set(NULL, NULL);
     health_stop(&ps.health);
     dispatch_free(ps.d);
     store_free(ps.store);
@@ -351,6 +537,14 @@ static int run_unix(const struct opts *o)
     struct health health = {0};
     int rc = 1;
 
+    /* The event loop takes these through a signalfd; until it runs (loading, the first probe
+     * round) they stay pending instead of killing us (systemd's reload sends SIGHUP). */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
     if (store_load_file(o->config, &s, &errs) < 0) {
         log_errors(o->config, &errs);
         log_err("main", "%s: %zu errors; not starting", o->config, errlist_count(&errs));
@@ -361,16 +555,27 @@ static int run_unix(const struct opts *o)
     /* Loading frees a lot of small blocks; consolidate them now rather than in the first
      * request's allocation (measured: ~100 ms for a 100k-record store). */
     malloc_trim(0);
+    /* The first probe round runs before the socket exists: pdns (started after it appears)
+     * never waits on a daemon that is not answering yet, and its first answers follow
+     * health. */
+    health_start(&health, s, o, 10000);
     if (server_listen(o->listen, o->socket_mode, o->socket_gid, &o->lim, &srv, &err) < 0) {
         log_err("main", "%s", err.msg);
         goto out;
     }
-    /* pdns connects only after we listen: the initial round can take the longest timeout. */
-    health_start(&health, s, o, 10000);
     dispatch_t *d = dispatch_new(NULL, NULL);
     dispatch_set_store(d, s);
-    dispatch_set_health(d, health.map, random_seed());
+    health_attach(d, &health);
+    dispatch_set_metrics(d, &g_metrics);
+    view_set(s, &health);
+    metrics_http_t *mh = metrics_start(o, false);
+    if (o->metrics && !mh) {
+        dispatch_free(d);
+        goto out;
+    }
     rc = server_run(srv, d) < 0 ? 1 : 0;
+    metrics_http_stop(mh);
+    view_set(NULL, NULL);
     dispatch_free(d);
 out:
     server_free(srv);
@@ -380,8 +585,191 @@ out:
     return rc;
 }
 
+/* ---- pdns-failover ctl --------------------------------------------------------------------- */
+
+#define CTL_DEFAULT_SOCKET "/run/pdns-failover/pdns-failover.sock"
+
+static void ctl_usage(FILE *f)
+{
+    fprintf(f, "Usage: pdns-failover ctl [--socket PATH] COMMAND [ARGS...]\n"
+               "       pdns-failover ctl --config FILE [--state-dir DIR] COMMAND [ARGS...]\n"
+               "Runs an operator command (try 'help') in the daemon listening on PATH "
+               "(default " CTL_DEFAULT_SOCKET "),\n"
+               "or, with --config, directly on a store and its state directory (pipe mode, or "
+               "while\nno daemon runs).\n");
+}
+
+/* Sends one request line over the backend socket and reads one reply line. */
+static int ctl_exchange(int fd, const char *req, struct sbuf *reply)
+{
+    size_t len = strlen(req), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, req + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -errno;
+        off += (size_t)w;
+    }
+    sbuf_reset(reply);
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -ECONNRESET;
+        sbuf_put(reply, buf, (size_t)n);
+        if (memchr(buf, '\n', (size_t)n))
+            return 0;
+    }
+}
+
+static int ctl_socket(const char *path, const char *command)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        fprintf(stderr, "pdns-failover ctl: socket path '%s' is too long\n", path);
+        return 2;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr,
+                "pdns-failover ctl: cannot connect to '%s' (%m); is the daemon running? "
+                "(or use --config FILE)\n",
+                path);
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    struct sbuf req = SBUF_INIT, reply = SBUF_INIT;
+    int rc = 1;
+    sbuf_puts(&req, "{\"method\":\"initialize\",\"parameters\":{\"ctl\":\"1\"}}\n");
+    if (ctl_exchange(fd, sbuf_str(&req), &reply) < 0)
+        goto io;
+    sbuf_reset(&req);
+    sbuf_puts(&req, "{\"method\":\"directBackendCmd\",\"parameters\":{\"query\":");
+    sbuf_json_str(&req, command, strlen(command));
+    sbuf_puts(&req, "}}\n");
+    if (ctl_exchange(fd, sbuf_str(&req), &reply) < 0)
+        goto io;
+    json_object *j = json_tokener_parse(sbuf_str(&reply)), *res;
+    if (!j || !json_object_object_get_ex(j, "result", &res) ||
+        !json_object_is_type(res, json_type_string))
+    {
+        fprintf(stderr, "pdns-failover ctl: unexpected reply: %.200s", sbuf_str(&reply));
+        json_object_put(j);
+        goto out;
+    }
+    const char *text = json_object_get_string(res);
+    fputs(text, stdout);
+    rc = strncmp(text, "error:", 6) == 0 || strncmp(text, "unknown command:", 16) == 0;
+    json_object_put(j);
+    goto out;
+io:
+    fprintf(stderr, "pdns-failover ctl: connection to '%s' failed\n", path);
+out:
+    close(fd);
+    sbuf_free(&req);
+    sbuf_free(&reply);
+    return rc;
+}
+
+static int ctl_local(const struct opts *o, const char *command)
+{
+    struct errlist errs = ERRLIST_INIT;
+    store_t *s = NULL;
+    if (store_load_file(o->config, &s, &errs) < 0) {
+        for (size_t i = 0; i < errs.n; i++)
+            fprintf(stderr, "%s: %s\n", o->config, errs.msgs[i]);
+        errlist_free(&errs);
+        return 1;
+    }
+    const struct store_pools *sp = store_pools(s);
+    char buf[64];
+    const char *dir = state_dir(o, buf, sizeof(buf));
+    struct errbuf err;
+    hmap_t *map = NULL;
+    overrides_t *ov = NULL;
+    if (sp->ntargets && hmap_open(dir, sp->targets, sp->ntargets, &map, &err) < 0)
+        fprintf(stderr, "pdns-failover ctl: %s\n", err.msg);
+    if (sp->npools && overrides_open(dir, &ov, &err) < 0)
+        fprintf(stderr, "pdns-failover ctl: %s\n", err.msg);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct cmd_env env = {.store = s,
+                          .health = map,
+                          .overrides = ov,
+                          .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    struct sbuf out = SBUF_INIT;
+    int r = cmd_run(&env, command, strlen(command), &out);
+    fputs(sbuf_str(&out), stdout);
+    sbuf_free(&out);
+    hmap_close(map);
+    overrides_close(ov);
+    store_free(s);
+    errlist_free(&errs);
+    return r < 0 ? 1 : 0;
+}
+
+static int ctl_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, 's'},
+        {"config", required_argument, NULL, 'c'},
+        {"state-dir", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct opts o = {0};
+    const char *sock = NULL;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+:s:c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 's':
+            sock = optarg;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'S':
+            o.state_dir = optarg;
+            break;
+        case 'h':
+            ctl_usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "pdns-failover ctl: bad option '%s'\n", argv[optind - 1]);
+            ctl_usage(stderr);
+            return 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "pdns-failover ctl: which command? (try 'help')\n");
+        ctl_usage(stderr);
+        return 2;
+    }
+    struct sbuf cmd = SBUF_INIT;
+    for (int i = optind; i < argc; i++) {
+        if (i > optind)
+            sbuf_putc(&cmd, ' ');
+        sbuf_puts(&cmd, argv[i]);
+    }
+    int rc = o.config && !sock ? ctl_local(&o, sbuf_str(&cmd))
+                               : ctl_socket(sock ? sock : CTL_DEFAULT_SOCKET, sbuf_str(&cmd));
+    sbuf_free(&cmd);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        return ctl_main(argc - 1, argv + 1);
+    }
     struct opts o = {
         .socket_mode = 0660,
         .socket_gid = (gid_t)-1,
@@ -395,6 +783,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.check)
         return check_config(o.check);
+    metrics_init(&g_metrics);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         log_err("main", "libcurl could not be initialised");
         return 1;
