@@ -89,6 +89,9 @@ static int write_all(int fd, const char *p, size_t n)
 
 /* ---- pipe --------------------------------------------------------------------------------- */
 
+static server_pipe_hook pipe_hook;
+static void *pipe_hook_opaque;
+
 int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_limits *lim)
 {
     struct proto_lines pl;
@@ -118,6 +121,8 @@ int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_li
         }
         proto_commit(&pl, (size_t)n);
         sbuf_reset(&out);
+        if (pipe_hook)
+            pipe_hook(pipe_hook_opaque);
         while ((pr = proto_next(&pl, &line, &len)) != PROTO_NEED_MORE)
             answer(d, &ss, pr, line, len, &pl, &out, "pipe");
         if (out.len == 0)
@@ -150,6 +155,7 @@ struct conn {
 
 struct server {
     int lfd, epfd, sigfd;
+    struct server_hooks hooks;
     char *path;
     dev_t dev;
     ino_t ino;
@@ -369,6 +375,7 @@ int server_listen(const char *path,
     srv = xcalloc(1, sizeof(*srv));
     srv->lfd = fd;
     srv->epfd = srv->sigfd = -1;
+    srv->hooks.wake_fd = -1;
     srv->path = xstrdup(path);
     srv->dev = st.st_dev;
     srv->ino = st.st_ino;
@@ -381,6 +388,17 @@ fail_unlink:
 fail:
     close(fd);
     return r;
+}
+
+void server_set_hooks(server_t *srv, const struct server_hooks *h)
+{
+    srv->hooks = *h;
+}
+
+void server_pipe_set_hook(server_pipe_hook fn, void *opaque)
+{
+    pipe_hook = fn;
+    pipe_hook_opaque = opaque;
 }
 
 int server_run(server_t *srv, dispatch_t *d)
@@ -402,6 +420,10 @@ int server_run(server_t *srv, dispatch_t *d)
     epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->lfd, &ev);
     ev.data.ptr = &srv->sigfd;
     epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->sigfd, &ev);
+    if (srv->hooks.wake_fd >= 0 && srv->hooks.wake) {
+        ev.data.ptr = &srv->hooks.wake_fd;
+        epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->hooks.wake_fd, &ev);
+    }
 
     log_info("server", "listening on '%s'", srv->path);
     for (bool running = true; running;) {
@@ -417,12 +439,18 @@ int server_run(server_t *srv, dispatch_t *d)
             void *p = evs[i].data.ptr;
             if (p == &srv->lfd) {
                 accept_all(srv);
+            } else if (p == &srv->hooks.wake_fd) {
+                uint64_t v;
+                ssize_t rd = read(srv->hooks.wake_fd, &v, sizeof(v));
+                (void)rd;
+                srv->hooks.wake(srv->hooks.opaque);
             } else if (p == &srv->sigfd) {
                 struct signalfd_siginfo si;
                 while (read(srv->sigfd, &si, sizeof(si)) == sizeof(si)) {
                     if (si.ssi_signo == SIGHUP) {
-                        log_info("server", "SIGHUP received; this version reloads the store "
-                                           "only on restart");
+                        log_info("server", "SIGHUP received: reloading the store");
+                        if (srv->hooks.sighup)
+                            srv->hooks.sighup(srv->hooks.opaque);
                     } else {
                         log_info("server", "%s received, shutting down",
                                  strsignal((int)si.ssi_signo));

@@ -33,6 +33,18 @@ int server_listen(const char *path,
                   const struct server_limits *lim,
                   server_t **ret,
                   struct errbuf *err);
+/* Hooks the event loop calls on its thread, between requests: on SIGHUP, and when wake_fd (an
+ * eventfd, or -1 for none) becomes readable (after it was drained). Any may be NULL. */
+struct server_hooks {
+    void (*sighup)(void *opaque);
+    int wake_fd;
+    void (*wake)(void *opaque);
+    void *opaque;
+};
+void server_set_hooks(server_t *srv, const struct server_hooks *h);
 /* Runs the event loop until SIGINT/SIGTERM; then closes everything and removes the socket. */
 int server_run(server_t *srv, dispatch_t *d);
+/* Pipe mode: called before each batch of requests is answered (to swap in a reloaded store). */
+typedef void (*server_pipe_hook)(void *opaque);
+void server_pipe_set_hook(server_pipe_hook fn, void *opaque);
 void server_free(server_t *srv);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* Store reloads off the answering path: a thread that rebuilds the store when its file changes
+ * (checked every second), or when asked (SIGHUP, the reload command), and leaves the new store
+ * for the answering thread to swap in between requests. A file that does not load is logged in
+ * full and the store being served stays. Part of the I/O shell (it reads files and clocks). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "backend/store.h"
+#include "common/errbuf.h"
+
+typedef struct reloader reloader_t;
+
+struct reloader_hooks {
+    /* Called on the reloader thread after each attempt (store built or not). */
+    void (*attempt)(void *opaque, bool ok);
+    void *opaque;
+};
+
+/* Starts watching path, which was just loaded (its identity is taken now). */
+int reloader_start(const char *path,
+                   const struct reloader_hooks *h,
+                   reloader_t **ret,
+                   struct errbuf *err);
+/* Asks for a rebuild even if the file looks unchanged. Any thread; async-signal-unsafe. */
+void reloader_request(reloader_t *r);
+/* An eventfd that becomes readable when a new store waits (for the unix event loop). */
+int reloader_wake_fd(const reloader_t *r);
+/* The newly built store, if one waits (the caller owns it, free with store_free()); else NULL. */
+store_t *reloader_take(reloader_t *r);
+/* Stops and joins the thread, frees a store still waiting. NULL-safe. */
+void reloader_stop(reloader_t *r);
