@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "health/hmap.h"
+#include "health/notify.h"
 #include "health/overrides.h"
 #include "health/runner.h"
 
@@ -44,6 +45,7 @@ struct opts {
     const char *check;
     const char *state_dir;
     const char *metrics;
+    bool syslog;
     mode_t socket_mode;
     gid_t socket_gid;
     struct server_limits lim;
@@ -54,6 +56,9 @@ struct health {
     hmap_t *map;
     runner_t *runner;
     overrides_t *overrides;
+    notify_t *notify;
+    char **pools_of, **members_of; /* per target: "web,api" and "web1,a1", for notifications */
+    size_t ntargets;
 };
 
 /* The pipe co-process's store, replaceable by initialize's config= option. */
@@ -94,6 +99,7 @@ static void usage(FILE *f)
             "      --state-dir DIR    where health states are kept and shared between processes\n"
             "                         (default /var/lib/pdns-failover if writable, else\n"
             "                         /tmp/pdns-failover-UID)\n"
+            "      --syslog           log to syslog (daemon facility) instead of stderr\n"
             "  -d, --debug            log debug messages\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
@@ -123,7 +129,16 @@ static int parse_ulong(const char *opt,
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    enum { OPT_CHECK = 256, OPT_MODE, OPT_GROUP, OPT_MAXCONN, OPT_MAXLINE, OPT_STATE, OPT_METRICS };
+    enum {
+        OPT_CHECK = 256,
+        OPT_MODE,
+        OPT_GROUP,
+        OPT_MAXCONN,
+        OPT_MAXLINE,
+        OPT_STATE,
+        OPT_METRICS,
+        OPT_SYSLOG
+    };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"listen", required_argument, NULL, 'l'},
@@ -134,6 +149,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"max-line", required_argument, NULL, OPT_MAXLINE},
         {"state-dir", required_argument, NULL, OPT_STATE},
         {"metrics", required_argument, NULL, OPT_METRICS},
+        {"syslog", no_argument, NULL, OPT_SYSLOG},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -198,6 +214,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->metrics = optarg;
             break;
         }
+        case OPT_SYSLOG:
+            o->syslog = true;
+            break;
         case 'd':
             log_set_debug(true);
             break;
@@ -307,9 +326,37 @@ static void on_probe(void *opaque, size_t index, enum probe_result r, uint32_t l
 
 static void on_transition(void *opaque, const struct health_event *ev)
 {
-    (void)opaque;
+    struct health *h = opaque;
     if (ev->from != HEALTH_UNKNOWN || ev->to == HEALTH_DOWN)
         metrics_transition(&g_metrics, ev->to == HEALTH_UP);
+    if (h->notify && ev->index < h->ntargets) {
+        struct notify_event e;
+        notify_event_from_health(&e, ev, h->pools_of[ev->index], h->members_of[ev->index]);
+        notify_event(h->notify, &e); /* copies; never blocks the probe thread */
+    }
+}
+
+/* For each target, the pools and members that use it ("web,api" / "web1,a1"). */
+static void health_names(struct health *h, const struct store_pools *sp)
+{
+    h->ntargets = sp->ntargets;
+    h->pools_of = xcalloc(sp->ntargets + 1, sizeof(char *));
+    h->members_of = xcalloc(sp->ntargets + 1, sizeof(char *));
+    for (size_t t = 0; t < sp->ntargets; t++) {
+        struct sbuf pl = SBUF_INIT, ml = SBUF_INIT;
+        for (size_t p = 0; p < sp->npools; p++)
+            for (size_t i = 0; i < sp->pools[p].nmembers; i++)
+                if (sp->pools[p].members[i].target == t) {
+                    if (pl.len)
+                        sbuf_putc(&pl, ',');
+                    if (ml.len)
+                        sbuf_putc(&ml, ',');
+                    sbuf_puts(&pl, sp->pools[p].name);
+                    sbuf_puts(&ml, sp->pools[p].members[i].name);
+                }
+        h->pools_of[t] = sbuf_take(&pl);
+        h->members_of[t] = sbuf_take(&ml);
+    }
 }
 
 static int64_t wall_ms(void)
@@ -403,12 +450,17 @@ static metrics_http_t *metrics_start(const struct opts *o, bool quiet_if_taken)
 
 static void health_stop(struct health *h)
 {
-    runner_stop(h->runner);
+    runner_stop(h->runner); /* first: the runner calls into notify */
+    notify_stop(h->notify);
     hmap_close(h->map);
     overrides_close(h->overrides);
-    h->runner = NULL;
-    h->map = NULL;
-    h->overrides = NULL;
+    for (size_t i = 0; i < h->ntargets; i++) {
+        free(h->pools_of[i]);
+        free(h->members_of[i]);
+    }
+    free(h->pools_of);
+    free(h->members_of);
+    memset(h, 0, sizeof(*h));
 }
 
 /* Answers fail open while the prober is silent: say so once when it starts and once when it
@@ -449,7 +501,10 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
     if (sp->ntargets == 0)
         return;
     const char *dir = state_dir(o, buf, sizeof(buf));
-    struct runner_hooks hooks = {.transition = on_transition, .probe = on_probe};
+    struct runner_hooks hooks = {.transition = on_transition, .probe = on_probe, .opaque = h};
+    health_names(h, sp);
+    if (store_webhook(s) && notify_start(store_webhook(s), NULL, &h->notify, &err) < 0)
+        log_err("notify", "%s; transitions are only logged", err.msg);
     if (overrides_open(dir, &h->overrides, &err) < 0)
         log_err("health", "%s; drain/down/up overrides are unavailable", err.msg);
     if (hmap_open(dir, sp->targets, sp->ntargets, &h->map, &err) < 0) {
@@ -870,6 +925,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (o.check)
         return check_config(o.check);
+    if (o.syslog)
+        log_use_syslog("pdns-failover"); /* before any thread starts */
     metrics_init(&g_metrics);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         log_err("main", "libcurl could not be initialised");

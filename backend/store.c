@@ -34,6 +34,7 @@
 struct store {
     struct arena arena;
     struct store_pools pools;
+    const char *webhook;
     struct store_zone *zones; /* sorted by name */
     size_t nzones;
     struct store_zone **by_id; /* sorted by id */
@@ -774,6 +775,33 @@ static int finish(struct builder *b, store_t *s)
     return 0;
 }
 
+/* "notify": {"webhook": "http://..."}: where transitions are POSTed. */
+static void parse_notify(struct builder *b, json_object *obj, store_t *s)
+{
+    size_t mark = b->path.len;
+    if (!sb_expect_type(b, obj, json_type_object, "an object like {\"webhook\": \"http://...\"}"))
+        return;
+    json_object_object_foreach(obj, key, val)
+    {
+        if (strcmp(key, "webhook") != 0) {
+            sb_unknown_key(b, key, "webhook");
+            continue;
+        }
+        sbuf_puts(&b->path, ".webhook");
+        if (sb_expect_type(b, val, json_type_string, "an http:// or https:// URL")) {
+            const char *u = json_object_get_string(val);
+            size_t n = strlen(u);
+            if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || n > 2000 ||
+                n <= 8 || strpbrk(u, " \t\r\n"))
+                errlist_add(b->errs, "%s: '%.80s' is not an http:// or https:// URL",
+                            sbuf_str(&b->path), u);
+            else
+                s->webhook = arena_strndup(&s->arena, u, n);
+        }
+        sbuf_truncate(&b->path, mark);
+    }
+}
+
 /* ---- entry points ------------------------------------------------------------------------- */
 
 /* Offset of the first \u0000 escape inside a string of valid JSON, or len. json-c silently cuts
@@ -852,7 +880,7 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
         goto out;
     }
 
-    json_object *zones = NULL, *checks = NULL, *pools = NULL;
+    json_object *zones = NULL, *checks = NULL, *pools = NULL, *notify = NULL;
     json_object_object_foreach(root, key, val)
     {
         if (strcmp(key, "zones") == 0)
@@ -861,8 +889,10 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
             checks = val;
         else if (strcmp(key, "pools") == 0)
             pools = val;
+        else if (strcmp(key, "notify") == 0)
+            notify = val;
         else
-            sb_unknown_key(&b, key, "zones, checks, pools");
+            sb_unknown_key(&b, key, "zones, checks, pools, notify");
     }
     if (!zones) {
         errlist_add(errs, "missing \"zones\" at the top level");
@@ -878,6 +908,11 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
     if (pools) {
         sbuf_puts(&b.path, "pools");
         pools_parse_pools(&b, pools);
+        sbuf_reset(&b.path);
+    }
+    if (notify) {
+        sbuf_puts(&b.path, "notify");
+        parse_notify(&b, notify, s);
         sbuf_reset(&b.path);
     }
     sbuf_puts(&b.path, "zones");
@@ -979,6 +1014,11 @@ const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *ape
      * zone holding a name is the one whose apex it is. */
     const struct store_node *n = store_find(s, apex, -1);
     return n && dname_equal(n->zone->apex, apex) ? n->zone : NULL;
+}
+
+const char *store_webhook(const store_t *s)
+{
+    return s->webhook;
 }
 
 const struct store_pools *store_pools(const store_t *s)

@@ -80,6 +80,8 @@ const struct store_zone *store_zone_by_id(const store_t *s, int64_t id);
 /* Zone with exactly this apex (lowercase wire form), or NULL. */
 const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex);
 size_t store_record_count(const store_t *s);
+/* The "notify" webhook URL, or NULL. */
+const char *store_webhook(const store_t *s);
 /* Pools and probe targets (empty when the store has none). */
 const struct store_pools *store_pools(const store_t *s);
 
