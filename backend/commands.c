@@ -559,8 +559,8 @@ void cmd_status_json(const struct cmd_env *env, struct sbuf *out)
             if (s && s->since_ms)
                 sbuf_printf(out, ",\"since_ms\":%lld", (long long)s->since_ms);
             if (s && s->last_probe_ms) {
-                sbuf_printf(out, ",\"last_probe_ms\":%lld,\"last_result\":",
-                            (long long)s->last_probe_ms);
+                sbuf_printf(
+                    out, ",\"last_probe_ms\":%lld,\"last_result\":", (long long)s->last_probe_ms);
                 sbuf_json_str(out, s->reason, strnlen(s->reason, sizeof(s->reason)));
                 sbuf_printf(out, ",\"latency_ms\":%.3f", s->last_latency_us / 1000.0);
             }

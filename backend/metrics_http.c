@@ -121,6 +121,10 @@ static bool ipv6_available(void)
 
 /* ---- libmicrohttpd callbacks ------------------------------------------------------------- */
 
+/* libmicrohttpd hands us its own printf format: it is trusted library text, not input. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct metrics_http *s = cls;
