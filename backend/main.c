@@ -71,6 +71,8 @@ struct app {
     struct health health;
     reloader_t *rl;
     _Atomic uint64_t generation;
+    pthread_mutex_t swap_lock; /* the health member: swapped on the answering thread, retired
+                                  from the reloader thread */
 };
 
 static void usage(FILE *f)
@@ -522,7 +524,7 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
         if (sp->targets[i].check->timeout_ms > longest)
             longest = sp->targets[i].check->timeout_ms;
     int wait = (int)longest + 200 < wait_ms ? (int)longest + 200 : wait_ms;
-    if (!runner_wait_initial(h->runner, wait))
+    if (wait_ms > 0 && !runner_wait_initial(h->runner, wait))
         log_info("health",
                  "first probe round not complete after %d ms; members without a "
                  "verdict count as up",
@@ -538,11 +540,13 @@ static void app_install(struct app *a, store_t *s, int wait_ms)
     dispatch_set_health(a->d, NULL, random_seed());
     dispatch_set_overrides(a->d, NULL);
     view_set(NULL, NULL);
+    pthread_mutex_lock(&a->swap_lock);
     health_stop(&a->health);
     store_free(a->store);
     a->store = s;
     dispatch_set_store(a->d, s);
     health_start(&a->health, s, a->o, wait_ms);
+    pthread_mutex_unlock(&a->swap_lock);
     health_attach(a->d, &a->health);
     view_set(s, &a->health);
     uint64_t gen = atomic_fetch_add(&a->generation, 1) + 1;
@@ -570,8 +574,16 @@ static void app_take_reload(void *opaque)
 static void app_reload_attempt(void *opaque, bool ok)
 {
     struct app *a = opaque;
-    if (!ok)
+    if (!ok) {
         metrics_reload(&g_metrics, false, atomic_load(&a->generation));
+        return;
+    }
+    /* A newer store waits. An idle pipe co-process swaps only at its next request: until then
+     * its probe thread must not take over probing the old store's targets from the processes
+     * that already moved on. */
+    pthread_mutex_lock(&a->swap_lock);
+    runner_retire(a->health.runner);
+    pthread_mutex_unlock(&a->swap_lock);
 }
 
 static void app_request_reload(void *opaque)
@@ -646,7 +658,7 @@ static void app_free(struct app *a)
 
 static int run_pipe(const struct opts *o)
 {
-    struct app a = {.o = o};
+    struct app a = {.o = o, .swap_lock = PTHREAD_MUTEX_INITIALIZER};
     a.d = dispatch_new(pipe_load, &a);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
     dispatch_set_metrics(a.d, &g_metrics);
@@ -677,7 +689,7 @@ static int run_unix(const struct opts *o)
     server_t *srv = NULL;
     metrics_http_t *mh = NULL;
     struct errbuf err;
-    struct app a = {.o = o};
+    struct app a = {.o = o, .swap_lock = PTHREAD_MUTEX_INITIALIZER};
     int rc = 1;
 
     /* The event loop takes these through a signalfd; until it runs (loading, the first probe

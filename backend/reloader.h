@@ -14,7 +14,8 @@
 typedef struct reloader reloader_t;
 
 struct reloader_hooks {
-    /* Called on the reloader thread after each attempt (store built or not). */
+    /* Called on the reloader thread after each attempt (store built or not); when ok, the new
+     * store waits in the mailbox already. */
     void (*attempt)(void *opaque, bool ok);
     void *opaque;
 };

@@ -312,6 +312,16 @@ bool hmap_try_lead(hmap_t *m)
     return true;
 }
 
+void hmap_resign(hmap_t *m)
+{
+    if (!m->leader)
+        return;
+    int64_t me = (int64_t)getpid();
+    atomic_compare_exchange_strong(&m->hdr->leader_pid, &me, 0);
+    flock(m->lock_fd, LOCK_UN);
+    m->leader = false;
+}
+
 bool hmap_is_leader(const hmap_t *m)
 {
     return m->leader;

@@ -59,6 +59,8 @@ void hmap_set_verdict(hmap_t *m, size_t i, enum health_verdict v);
  * (also when it already did). */
 bool hmap_try_lead(hmap_t *m);
 bool hmap_is_leader(const hmap_t *m);
+/* Leader only: gives the lock up (another process may take it); a no-op otherwise. */
+void hmap_resign(hmap_t *m);
 /* Leader: records that probing is alive (wall clock ms); readers use it to detect a stalled
  * prober. */
 void hmap_heartbeat(hmap_t *m, int64_t now_ms);

@@ -52,6 +52,7 @@ struct runner {
     CURLM *multi;
     pthread_t thread;
     atomic_bool stop;
+    atomic_bool retired;
 
     pthread_mutex_t lock; /* guards phase */
     pthread_cond_t cond;  /* signalled on every phase change */
@@ -353,11 +354,31 @@ static void poll_once(runner_t *r, int timeout_ms)
     }
 }
 
+/* Probe thread: aborts the probes in flight and hands leadership back (see runner_retire). */
+static void retire_now(runner_t *r)
+{
+    for (size_t k = 0; k < r->cap; k++)
+        if (r->pool[k].easy) {
+            curl_multi_remove_handle(r->multi, r->pool[k].easy);
+            release_slot(r, &r->pool[k]);
+        }
+    if (hmap_is_leader(r->map)) {
+        hmap_resign(r->map);
+        log_debug("health", "store replaced: stopped probing for '%s'", hmap_path(r->map));
+    }
+    set_phase(r, PHASE_READY); /* nobody waits on a first round any more */
+}
+
 static void *runner_main(void *arg)
 {
     runner_t *r = arg;
 
     while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+        if (atomic_load_explicit(&r->retired, memory_order_acquire)) {
+            retire_now(r);
+            poll_once(r, LEAD_RETRY_MS * 10);
+            continue;
+        }
         if (!r->sched) {
             if (!hmap_try_lead(r->map)) {
                 set_phase(r, PHASE_FOLLOWER);
@@ -418,6 +439,7 @@ int runner_start(const struct target *targets,
     r->n = n;
     r->map = map;
     atomic_init(&r->stop, false);
+    atomic_init(&r->retired, false);
     r->phase = PHASE_STARTING;
     r->multi = curl_multi_init();
     if (!r->multi)
@@ -480,6 +502,14 @@ bool runner_wait_initial(runner_t *r, int timeout_ms)
     done = r->phase == PHASE_FOLLOWER || r->phase == PHASE_READY;
     pthread_mutex_unlock(&r->lock);
     return done;
+}
+
+void runner_retire(runner_t *r)
+{
+    if (!r)
+        return;
+    atomic_store_explicit(&r->retired, true, memory_order_release);
+    curl_multi_wakeup(r->multi);
 }
 
 void runner_stop(runner_t *r)

@@ -48,5 +48,9 @@ int runner_start(const struct target *targets,
 /* Waits until the first round of probes is complete or timeout_ms passed; true if complete.
  * A process that is not the leader has nothing to wait for and returns true at once. */
 bool runner_wait_initial(runner_t *r, int timeout_ms);
+/* The store these targets belong to is being replaced: stop probing, give the map's leadership
+ * up and do not take it again (a process still on the old store must not keep probing it).
+ * Verdicts stay readable. Any thread; NULL-safe; runner_stop() still frees it. */
+void runner_retire(runner_t *r);
 /* Stops and joins the thread, frees everything. NULL-safe. */
 void runner_stop(runner_t *r);
