@@ -356,6 +356,70 @@ class Env:
         self.metrics_url = None
 
 
+@op_test(modes=("pipe",))
+def stalled_prober_fails_open_and_recovers(e, notes):
+    """Runs first in pipe mode: any reload makes an idle co-process (like the one started here)
+    retire its prober, so the leader would then be one of pdns's co-processes.
+    SIGSTOP the probing co-process: it keeps the leader lock, so nobody probes. The prober
+    stopped here is a pipe-mode co-process this script started before pdns (so it leads), not one
+    of pdns's: pdns would time out on a stopped co-process of its own and SIGKILL it, which frees
+    the lock (protocol doc 2.3)."""
+    p, w, leader = e.p, e.w, e.leader
+    eq(addrs(p, "half"), ("NOERROR", ["127.0.3.40"]), "half: tier 1 down, tier 2 answers")
+    a = dig(p, "dn.example.com", "A")
+    eq((a.status, a.rr()), ("NOERROR", []), "dn: all down, NODATA")
+    ncop = warm_coprocesses(p)
+    maps = [os.path.join(p.state_dir, f) for f in os.listdir(p.state_dir)
+            if f.startswith("health-") and f.endswith(".map")]
+    eq(len(maps), 1, f"one health map: {maps}")
+
+    def header():
+        with open(maps[0], "rb") as f:
+            head = f.read(64)
+        return struct.unpack_from("<q", head, 24)[0], struct.unpack_from("<q", head, 32)[0]
+
+    eq(header()[1], leader.pid, "the prober is the co-process started first")
+    check(leader.poll() is None, "the prober runs")
+    pat = re.compile(r"pdns-failover\[(\d+)\]: \w+ health: no probe completed for (\d+) ms "
+                     r"\(3 check intervals\): the prober is stalled")
+    mark = len(p.health_log())
+    os.kill(leader.pid, signal.SIGSTOP)
+    t0 = time.monotonic()
+    try:
+        hb0 = header()[0]
+        t_open = wait_answer(p, "dn", ["127.0.3.31"], INTERVAL * 3 + 3, allowed=[[]])
+        eq(header()[0], hb0, "no heartbeat while the prober is stopped")
+        same_answer(p, "half", ["127.0.3.31"], 12, "half fails open: tier 1 again")
+        same_answer(p, "dn", ["127.0.3.31"], 24, "dn fails open")
+        out = e.direct("explain", "dn.example.com", "A")
+        check("the prober has not reported for 3 intervals: answers fail open" in out, out)
+        eq(explain_answer(out), ["127.0.3.31"], "explain while stalled")
+        log = log_after(p, mark)
+        per_pid = collections.Counter(m.group(1) for m in pat.finditer(log))
+        notes.append(f"{ncop} co-processes; failed open {t_open:.2f}s after SIGSTOP "
+                     f"(3 intervals = {INTERVAL * 3:.1f}s); stalled lines per co-process "
+                     f"{dict(per_pid)} after 36+ queries")
+        check(per_pid, f"no 'prober is stalled' line in pdns's log:\n{log[-2000:]}")
+        eq([pid for pid, n in per_pid.items() if n != 1], [], f"one line per co-process: {per_pid}")
+        check(set(int(x) for x in per_pid) <= set(p.coprocesses()),
+              f"stalled lines from co-processes of pdns: {per_pid}, {p.coprocesses()}")
+        check(t_open >= INTERVAL * 3 - 0.6, f"failed open after {t_open:.2f}s: too early")
+    finally:
+        os.kill(leader.pid, signal.SIGCONT)
+    t1 = time.monotonic()
+    a_back = wait_answer(p, "half", ["127.0.3.40"], INTERVAL * 2 + 3, allowed=[["127.0.3.31"]])
+    a = dig(p, "dn.example.com", "A")
+    eq((a.status, a.rr()), ("NOERROR", []), "dn: NODATA again")
+    same_answer(p, "half", ["127.0.3.40"], 12, "half follows health again")
+    check(header()[0] > hb0, "heartbeats again")
+    log = log_after(p, mark)
+    per_pid = collections.Counter(re.findall(
+        r"pdns-failover\[(\d+)\]: \w+ health: probes are completing again", log))
+    eq([pid for pid, n in per_pid.items() if n != 1], [], f"one recovery line each: {per_pid}")
+    notes.append(f"health followed again {a_back:.2f}s after SIGCONT "
+                 f"(stall lasted {t1 - t0:.1f}s)")
+
+
 @op_test()
 def commands_through_pdnsutil(e, notes):
     p, w = e.p, e.w
@@ -966,68 +1030,6 @@ def changed_store_reaches_every_coprocess(e, notes):
                  f"after the write; {len(pids)} co-processes logged the new generation")
     check(t_all <= 3.5, f"the co-processes took {t_all:.2f}s")
     eq(addrs(p, "web"), ("NOERROR", ["127.0.3.1", "127.0.3.2"]), "pools after the reload")
-
-
-@op_test(modes=("pipe",))
-def stalled_prober_fails_open_and_recovers(e, notes):
-    """SIGSTOP the probing co-process: it keeps the leader lock, so nobody probes. The prober
-    stopped here is a pipe-mode co-process this script started before pdns (so it leads), not one
-    of pdns's: pdns would time out on a stopped co-process of its own and SIGKILL it, which frees
-    the lock (protocol doc 2.3)."""
-    p, w, leader = e.p, e.w, e.leader
-    eq(addrs(p, "half"), ("NOERROR", ["127.0.3.40"]), "half: tier 1 down, tier 2 answers")
-    a = dig(p, "dn.example.com", "A")
-    eq((a.status, a.rr()), ("NOERROR", []), "dn: all down, NODATA")
-    ncop = warm_coprocesses(p)
-    maps = [os.path.join(p.state_dir, f) for f in os.listdir(p.state_dir)
-            if f.startswith("health-") and f.endswith(".map")]
-    eq(len(maps), 1, f"one health map: {maps}")
-
-    def header():
-        with open(maps[0], "rb") as f:
-            head = f.read(64)
-        return struct.unpack_from("<q", head, 24)[0], struct.unpack_from("<q", head, 32)[0]
-
-    eq(header()[1], leader.pid, "the prober is the co-process started first")
-    check(leader.poll() is None, "the prober runs")
-    pat = re.compile(r"pdns-failover\[(\d+)\]: \w+ health: no probe completed for (\d+) ms "
-                     r"\(3 check intervals\): the prober is stalled")
-    mark = len(p.health_log())
-    os.kill(leader.pid, signal.SIGSTOP)
-    t0 = time.monotonic()
-    try:
-        hb0 = header()[0]
-        t_open = wait_answer(p, "dn", ["127.0.3.31"], INTERVAL * 3 + 3, allowed=[[]])
-        eq(header()[0], hb0, "no heartbeat while the prober is stopped")
-        same_answer(p, "half", ["127.0.3.31"], 12, "half fails open: tier 1 again")
-        same_answer(p, "dn", ["127.0.3.31"], 24, "dn fails open")
-        out = e.direct("explain", "dn.example.com", "A")
-        check("the prober has not reported for 3 intervals: answers fail open" in out, out)
-        eq(explain_answer(out), ["127.0.3.31"], "explain while stalled")
-        log = log_after(p, mark)
-        per_pid = collections.Counter(m.group(1) for m in pat.finditer(log))
-        notes.append(f"{ncop} co-processes; failed open {t_open:.2f}s after SIGSTOP "
-                     f"(3 intervals = {INTERVAL * 3:.1f}s); stalled lines per co-process "
-                     f"{dict(per_pid)} after 36+ queries")
-        check(per_pid, f"no 'prober is stalled' line in pdns's log:\n{log[-2000:]}")
-        eq([pid for pid, n in per_pid.items() if n != 1], [], f"one line per co-process: {per_pid}")
-        check(set(int(x) for x in per_pid) <= set(p.coprocesses()),
-              f"stalled lines from co-processes of pdns: {per_pid}, {p.coprocesses()}")
-        check(t_open >= INTERVAL * 3 - 0.6, f"failed open after {t_open:.2f}s: too early")
-    finally:
-        os.kill(leader.pid, signal.SIGCONT)
-    t1 = time.monotonic()
-    a_back = wait_answer(p, "half", ["127.0.3.40"], INTERVAL * 2 + 3, allowed=[["127.0.3.31"]])
-    a = dig(p, "dn.example.com", "A")
-    eq((a.status, a.rr()), ("NOERROR", []), "dn: NODATA again")
-    same_answer(p, "half", ["127.0.3.40"], 12, "half follows health again")
-    check(header()[0] > hb0, "heartbeats again")
-    log = log_after(p, mark)
-    per_pid = collections.Counter(re.findall(
-        r"pdns-failover\[(\d+)\]: \w+ health: probes are completing again", log))
-    eq([pid for pid, n in per_pid.items() if n != 1], [], f"one recovery line each: {per_pid}")
-    notes.append(f"health followed again {a_back:.2f}s after SIGCONT "
-                 f"(stall lasted {t1 - t0:.1f}s)")
 
 
 @op_test(modes=("pipe-plain",))
