@@ -57,6 +57,10 @@ static void build(reloader_t *r)
     } else {
         log_info("store", "%s: reloaded: %zu zones, %zu records", r->path, store_zone_count(s),
                  store_record_count(s));
+        /* Before the store is published: once it is, the answering thread may swap it in at
+         * once, and the hook must still see the store it replaces. */
+        if (r->hooks.attempt)
+            r->hooks.attempt(r->hooks.opaque, true);
         pthread_mutex_lock(&r->lock);
         store_free(r->ready); /* never taken: the newer build wins */
         r->ready = s;
@@ -68,8 +72,8 @@ static void build(reloader_t *r)
     /* Remember what was tried, so a broken file is not rebuilt every second. */
     r->seen = before;
     r->have_seen = have;
-    if (r->hooks.attempt)
-        r->hooks.attempt(r->hooks.opaque, s != NULL);
+    if (!s && r->hooks.attempt)
+        r->hooks.attempt(r->hooks.opaque, false);
     errlist_free(&errs);
 }
 

@@ -14,8 +14,8 @@
 typedef struct reloader reloader_t;
 
 struct reloader_hooks {
-    /* Called on the reloader thread after each attempt (store built or not); when ok, the new
-     * store waits in the mailbox already. */
+    /* Called on the reloader thread for each attempt: when ok, just before the new store is
+     * handed over (so the store being served is still the old one); else after the failure. */
     void (*attempt)(void *opaque, bool ok);
     void *opaque;
 };
