@@ -154,6 +154,9 @@ put_num(struct sbuf *out, struct field f, uint32_t max, const char *what, struct
     return 0;
 }
 
+/* Set for the duration of rdata_to_store(): every name gets its trailing dot. */
+static _Thread_local bool all_dots;
+
 static int
 put_name(struct sbuf *out, struct field f, const uint8_t *origin, bool dot, struct errbuf *err)
 {
@@ -162,7 +165,7 @@ put_name(struct sbuf *out, struct field f, const uint8_t *origin, bool dot, stru
     int rc = dname_from_text(f.p, f.n, origin, wire, err);
     if (rc < 0)
         return rc;
-    sbuf_put(out, text, dname_to_text(wire, !dot, text));
+    sbuf_put(out, text, dname_to_text(wire, !(dot || all_dots), text));
     return 0;
 }
 
@@ -1003,6 +1006,15 @@ int rdata_normalize(
     default:
         return errbuf_set(err, -EINVAL, "record type %d is not supported", type);
     }
+}
+
+int rdata_to_store(int type, const char *content, struct sbuf *out, struct errbuf *err)
+{
+    static const uint8_t root[1] = {0};
+    all_dots = true;
+    int r = rdata_normalize(type, content, root, out, err);
+    all_dots = false;
+    return r;
 }
 
 int rdata_soa_numbers(const char *soa, uint32_t *serial, uint32_t *minimum)

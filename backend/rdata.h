@@ -48,6 +48,11 @@ const char *rrtype_list(void);
 int rdata_normalize(
     int type, const char *content, const uint8_t *origin, struct sbuf *out, struct errbuf *err);
 
+/* Content as pdns sends it in edits (names absolute, usually without the trailing dot), in the
+ * form the store file keeps: normalised like rdata_normalize(), every name with its trailing
+ * dot, so the store reads it back unchanged whatever the zone. Returns 0 or -EINVAL. */
+int rdata_to_store(int type, const char *content, struct sbuf *out, struct errbuf *err);
+
 /* From a normalised SOA content, the serial and the minimum (negative TTL) fields.
  * Returns 0 or -EINVAL. */
 int rdata_soa_numbers(const char *soa, uint32_t *serial, uint32_t *minimum);

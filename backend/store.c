@@ -35,6 +35,7 @@ struct store {
     struct arena arena;
     struct store_pools pools;
     const char *webhook;
+    const char *pdns_control; /* "pdns": {"control_socket": ...} */
     struct store_zone *zones; /* sorted by name */
     size_t nzones;
     struct store_zone **by_id; /* sorted by id */
@@ -243,10 +244,14 @@ static void parse_record(struct builder *b,
         sbuf_truncate(&b->path, mark);
     }
 
-    if (ok)
+    if (ok) {
         add_rec(b, &r);
-    else if (dname_equal(owner, z->apex))
-        z->apex_dropped = true;
+        z->nstatic += r.pool == NULL;
+    } else {
+        z->had_error = true;
+        if (dname_equal(owner, z->apex))
+            z->apex_dropped = true;
+    }
 }
 
 static void parse_records(struct builder *b, uint32_t zi, json_object *recs)
@@ -592,6 +597,10 @@ static void check_apex(struct builder *b, uint32_t zi, const struct brec *recs, 
     }
     if (z->apex_dropped)
         return;
+    /* What `pdnsutil clear-zone` leaves: no records but those of pools (which edits keep). pdns
+     * lists the zone and answers SERVFAIL for it until records are loaded again. */
+    if (soa == 0 && ns == 0 && z->nstatic == 0 && !z->had_error)
+        return;
     struct sbuf path = SBUF_INIT;
     sbuf_puts(&path, "zones");
     sb_path_key(&path, z->key);
@@ -775,6 +784,36 @@ static int finish(struct builder *b, store_t *s)
     return 0;
 }
 
+/* "pdns": {"control_socket": "/run/pdns/pdns.controlsocket"}: how our tools reach the pdns
+ * serving this store (zone add/delete tell it to rediscover). */
+static void parse_pdns(struct builder *b, json_object *obj, store_t *s)
+{
+    size_t mark = b->path.len;
+    if (!sb_expect_type(b, obj, json_type_object,
+                        "an object like {\"control_socket\": \"/run/pdns/pdns.controlsocket\"}"))
+        return;
+    json_object_object_foreach(obj, key, val)
+    {
+        if (strcmp(key, "control_socket") != 0) {
+            sb_unknown_key(b, key, "control_socket");
+            continue;
+        }
+        sbuf_puts(&b->path, ".control_socket");
+        if (sb_expect_type(b, val, json_type_string, "a path")) {
+            const char *p = json_object_get_string(val);
+            size_t n = strlen(p);
+            if (n == 0 || n > 107 || p[0] != '/')
+                errlist_add(b->errs,
+                            "%s: '%.120s' is not an absolute path to a unix socket (at most 107 "
+                            "bytes)",
+                            sbuf_str(&b->path), p);
+            else
+                s->pdns_control = arena_strndup(&s->arena, p, n);
+        }
+        sbuf_truncate(&b->path, mark);
+    }
+}
+
 /* "notify": {"webhook": "http://..."}: where transitions are POSTed. */
 static void parse_notify(struct builder *b, json_object *obj, store_t *s)
 {
@@ -880,7 +919,7 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
         goto out;
     }
 
-    json_object *zones = NULL, *checks = NULL, *pools = NULL, *notify = NULL;
+    json_object *zones = NULL, *checks = NULL, *pools = NULL, *notify = NULL, *pdns = NULL;
     json_object_object_foreach(root, key, val)
     {
         if (strcmp(key, "zones") == 0)
@@ -891,8 +930,10 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
             pools = val;
         else if (strcmp(key, "notify") == 0)
             notify = val;
+        else if (strcmp(key, "pdns") == 0)
+            pdns = val;
         else
-            sb_unknown_key(&b, key, "zones, checks, pools, notify");
+            sb_unknown_key(&b, key, "zones, checks, pools, notify, pdns");
     }
     if (!zones) {
         errlist_add(errs, "missing \"zones\" at the top level");
@@ -913,6 +954,11 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
     if (notify) {
         sbuf_puts(&b.path, "notify");
         parse_notify(&b, notify, s);
+        sbuf_reset(&b.path);
+    }
+    if (pdns) {
+        sbuf_puts(&b.path, "pdns");
+        parse_pdns(&b, pdns, s);
         sbuf_reset(&b.path);
     }
     sbuf_puts(&b.path, "zones");
@@ -937,12 +983,13 @@ out:
     return 0;
 }
 
-int store_load_file(const char *path, store_t **ret_store, struct errlist *errs)
+int store_read_file(const char *path, struct sbuf *text, struct errlist *errs)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        errlist_add(errs, "cannot open the store file (%m)");
-        return -errno;
+        int e = errno;
+        errlist_add(errs, "cannot open the store file (%s)", strerror(e));
+        return -e;
     }
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -950,27 +997,34 @@ int store_load_file(const char *path, store_t **ret_store, struct errlist *errs)
         close(fd);
         return -EINVAL;
     }
-    struct sbuf buf = SBUF_INIT;
-    sbuf_reserve(&buf, (size_t)st.st_size + 1);
+    sbuf_reset(text);
+    sbuf_reserve(text, (size_t)st.st_size + 1);
     for (;;) {
-        sbuf_reserve(&buf, 65536);
-        ssize_t n = read(fd, buf.p + buf.len, buf.cap - buf.len - 1);
+        sbuf_reserve(text, 65536);
+        ssize_t n = read(fd, text->p + text->len, text->cap - text->len - 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
             int e = errno;
             errlist_add(errs, "cannot read the store file (%s)", strerror(e));
             close(fd);
-            sbuf_free(&buf);
             return -e;
         }
         if (n == 0)
             break;
-        buf.len += (size_t)n;
-        buf.p[buf.len] = '\0';
+        text->len += (size_t)n;
+        text->p[text->len] = '\0';
     }
     close(fd);
-    int r = store_build(sbuf_str(&buf), buf.len, ret_store, errs);
+    return 0;
+}
+
+int store_load_file(const char *path, store_t **ret_store, struct errlist *errs)
+{
+    struct sbuf buf = SBUF_INIT;
+    int r = store_read_file(path, &buf, errs);
+    if (r == 0)
+        r = store_build(sbuf_str(&buf), buf.len, ret_store, errs);
     sbuf_free(&buf);
     return r;
 }
@@ -1014,6 +1068,11 @@ const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *ape
      * zone holding a name is the one whose apex it is. */
     const struct store_node *n = store_find(s, apex, -1);
     return n && dname_equal(n->zone->apex, apex) ? n->zone : NULL;
+}
+
+const char *store_pdns_control(const store_t *s)
+{
+    return s->pdns_control;
 }
 
 const char *store_webhook(const store_t *s)

@@ -68,6 +68,10 @@ typedef struct store store_t;
  * Returns 0 and the store in *ret_store (free with store_free()), or -EINVAL when any error was
  * found (nothing is returned then). Pure: no I/O. */
 int store_build(const char *json, size_t len, store_t **ret_store, struct errlist *errs);
+struct sbuf;
+/* Reads the whole file at `path` into text (replacing what it held). I/O errors are reported
+ * through errs. Returns 0 or -errno. */
+int store_read_file(const char *path, struct sbuf *text, struct errlist *errs);
 /* Reads `path` and builds the store from it; I/O errors are reported through errs too
  * (the caller prefixes messages with the path). */
 int store_load_file(const char *path, store_t **ret_store, struct errlist *errs);
@@ -80,6 +84,8 @@ const struct store_zone *store_zone_by_id(const store_t *s, int64_t id);
 /* Zone with exactly this apex (lowercase wire form), or NULL. */
 const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex);
 size_t store_record_count(const store_t *s);
+/* The pdns control socket ("pdns": {"control_socket": ...}), or NULL. */
+const char *store_pdns_control(const store_t *s);
 /* The "notify" webhook URL, or NULL. */
 const char *store_webhook(const store_t *s);
 /* Pools and probe targets (empty when the store has none). */

@@ -37,6 +37,8 @@ struct bzone {
     struct store_meta *meta;
     size_t nmeta;
     bool apex_dropped; /* an apex record had errors: its SOA/NS count would mislead */
+    size_t nstatic;    /* records other than pool records, anywhere in the zone */
+    bool had_error;    /* any record of the zone had an error */
 };
 
 struct builder {

@@ -626,7 +626,7 @@ static void test_store_rejects_unknown_top_level_keys(void **state)
     (void)state;
     expect_only_error("{\"zones\": {\"example.com.\": {\"records\": {" HELPERS_APEX "}}}, "
                       "\"zone\": 1}",
-                      "[\"zone\"]: unknown key (expected one of: zones, checks, pools, notify)");
+                      "[\"zone\"]: unknown key (expected one of: zones, checks, pools, notify, pdns)");
 }
 
 static void test_store_rejects_a_store_without_zones(void **state)
@@ -925,11 +925,23 @@ static void test_store_rejects_a_zone_with_nothing_at_the_apex(void **state)
     errlist_free(&errs);
 }
 
-static void test_store_rejects_a_zone_with_no_records_at_all(void **state)
+static void test_store_accepts_an_empty_zone_as_clear_zone_leaves_it(void **state)
+{
+    (void)state;
+    store_t *s = helpers_build("{\"zones\": {\"example.com.\": {\"records\": {}}}}");
+    assert_int_equal(store_zone_count(s), 1);
+    assert_int_equal(store_record_count(s), 0);
+    assert_int_equal(store_zone_at(s, 0)->serial, 0);
+    store_free(s);
+}
+
+static void test_store_rejects_a_zone_with_records_but_no_soa_or_ns(void **state)
 {
     (void)state;
     struct errlist errs;
-    helpers_build_fails("{\"zones\": {\"example.com.\": {\"records\": {}}}}", &errs);
+    helpers_build_fails("{\"zones\": {\"example.com.\": {\"records\": {\"www\": [{\"type\": "
+                        "\"A\", \"content\": \"192.0.2.1\"}]}}}}",
+                        &errs);
     assert_int_equal(errlist_count(&errs), 2);
     helpers_assert_error(&errs, ZONE_PATH ".records: the zone needs exactly one SOA record at "
                                           "'@', found 0");
@@ -1076,7 +1088,9 @@ static void test_store_escapes_keys_the_same_way_in_every_error_path(void **stat
     errlist_free(&errs);
 
     /* A zone key with a quote in it: "q\"uote." */
-    helpers_build_fails("{\"zones\": {\"q\\\"uote.\": {\"records\": {}}}}", &errs);
+    helpers_build_fails("{\"zones\": {\"q\\\"uote.\": {\"records\": {\"a\": [{\"type\": \"A\", "
+                        "\"content\": \"192.0.2.1\"}]}}}}",
+                        &errs);
     helpers_assert_error(&errs, "zones[\"q\\\"uote.\"].records: the zone needs exactly one SOA "
                                 "record at '@', found 0");
     helpers_assert_error(&errs, "zones[\"q\\\"uote.\"].records: the zone needs at least one NS "
@@ -1273,7 +1287,8 @@ int main(void)
         cmocka_unit_test(test_store_rejects_a_zone_with_two_soas),
         cmocka_unit_test(test_store_rejects_a_zone_without_ns_at_the_apex),
         cmocka_unit_test(test_store_rejects_a_zone_with_nothing_at_the_apex),
-        cmocka_unit_test(test_store_rejects_a_zone_with_no_records_at_all),
+        cmocka_unit_test(test_store_accepts_an_empty_zone_as_clear_zone_leaves_it),
+        cmocka_unit_test(test_store_rejects_a_zone_with_records_but_no_soa_or_ns),
         cmocka_unit_test(test_store_rejects_cname_next_to_other_records),
         cmocka_unit_test(test_store_rejects_two_cnames_at_one_name),
         cmocka_unit_test(test_store_rejects_cname_at_the_apex),
