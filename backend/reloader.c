@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The store reloader thread (see reloader.h).
  *
- * DESIGN: one thread per process, sleeping on a condition variable (1 s timeout, to poll the
+ * DESIGN: one thread per process, sleeping on a condition variable (250 ms timeout, to poll the
  * file's identity: device, inode, size, modification time). It builds a new store with
  * store_load_file() and parks it in a one-slot mailbox under a mutex; a newer build replaces
  * an untaken older one. The answering thread takes it between requests and does the swap, so
@@ -31,8 +31,9 @@ struct reloader {
     bool stop, requested;
     store_t *ready;
     int wake_fd;
-    struct stat seen; /* identity of the file as last loaded (or tried) */
+    struct stat seen; /* identity of the file as last loaded (or tried); under lock */
     bool have_seen;
+    uint64_t epoch; /* bumped by reloader_seen(): a build started before is stale */
 };
 
 static bool same_file(const struct stat *a, const struct stat *b)
@@ -46,6 +47,10 @@ static void build(reloader_t *r)
     struct errlist errs = ERRLIST_INIT;
     store_t *s = NULL;
     struct stat before;
+    bool loaded = false;
+    pthread_mutex_lock(&r->lock);
+    uint64_t epoch = r->epoch;
+    pthread_mutex_unlock(&r->lock);
     bool have = stat(r->path, &before) == 0;
     if (store_load_file(r->path, &s, &errs) < 0) {
         for (size_t i = 0; i < errs.n; i++)
@@ -57,22 +62,33 @@ static void build(reloader_t *r)
     } else {
         log_info("store", "%s: reloaded: %zu zones, %zu records", r->path, store_zone_count(s),
                  store_record_count(s));
-        /* Before the store is published: once it is, the answering thread may swap it in at
-         * once, and the hook must still see the store it replaces. */
-        if (r->hooks.attempt)
-            r->hooks.attempt(r->hooks.opaque, true);
+        loaded = true;
+        /* Under the lock, so that a commit of this process (reloader_seen()) cannot slip in
+         * between: a build of an older file is dropped, never swapped in over a newer one. The
+         * hook runs before the store is published: once it is, the answering thread may swap
+         * it in at once, and the hook must still see the store it replaces. */
         pthread_mutex_lock(&r->lock);
-        store_free(r->ready); /* never taken: the newer build wins */
-        r->ready = s;
+        if (epoch == r->epoch) {
+            if (r->hooks.attempt)
+                r->hooks.attempt(r->hooks.opaque, true);
+            store_free(r->ready); /* never taken: the newer build wins */
+            r->ready = s;
+            s = NULL;
+            uint64_t one = 1;
+            ssize_t w = write(r->wake_fd, &one, sizeof(one));
+            (void)w;
+        }
         pthread_mutex_unlock(&r->lock);
-        uint64_t one = 1;
-        ssize_t w = write(r->wake_fd, &one, sizeof(one));
-        (void)w;
+        store_free(s);
     }
-    /* Remember what was tried, so a broken file is not rebuilt every second. */
-    r->seen = before;
-    r->have_seen = have;
-    if (!s && r->hooks.attempt)
+    /* Remember what was tried, so a broken file is not rebuilt at every poll. */
+    pthread_mutex_lock(&r->lock);
+    if (epoch == r->epoch) {
+        r->seen = before;
+        r->have_seen = have;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!loaded && r->hooks.attempt)
         r->hooks.attempt(r->hooks.opaque, false);
     errlist_free(&errs);
 }
@@ -84,16 +100,22 @@ static void *run(void *arg)
     while (!r->stop) {
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += 1;
+        until.tv_nsec += RELOADER_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
         pthread_cond_timedwait(&r->cond, &r->lock, &until);
         if (r->stop)
             break;
         bool requested = r->requested;
         r->requested = false;
+        struct stat seen = r->seen;
+        bool have_seen = r->have_seen;
         pthread_mutex_unlock(&r->lock);
         struct stat st;
         bool have = stat(r->path, &st) == 0;
-        if (requested || have != r->have_seen || (have && !same_file(&st, &r->seen)))
+        if (requested || have != have_seen || (have && !same_file(&st, &seen)))
             build(r);
         pthread_mutex_lock(&r->lock);
     }
@@ -140,6 +162,28 @@ int reloader_start(const char *path,
     }
     *ret = r;
     return 0;
+}
+
+void reloader_seen(reloader_t *r, const struct stat *st)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    r->epoch++;
+    r->seen = *st;
+    r->have_seen = true;
+    store_free(r->ready); /* built from an older file */
+    r->ready = NULL;
+    pthread_mutex_unlock(&r->lock);
+}
+
+bool reloader_is_current(reloader_t *r, struct stat *st)
+{
+    bool have = stat(r->path, st) == 0;
+    pthread_mutex_lock(&r->lock);
+    bool same = have == r->have_seen && (!have || same_file(st, &r->seen)) && !r->ready;
+    pthread_mutex_unlock(&r->lock);
+    return same || !have;
 }
 
 void reloader_request(reloader_t *r)
