@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "backend/commands.h"
+#include "backend/edit.h"
+#include "backend/storefmt.h"
 #include "backend/metrics.h"
 #include "backend/policy.h"
 #include "backend/pools.h"
@@ -42,7 +44,64 @@ struct dispatch {
     void *cmd_opaque;
     dispatch_load_fn load;
     void *opaque;
+    struct dispatch_writer writer;
+    void (*freshen)(void *opaque);
+    void *freshen_opaque;
 };
+
+/* An open transaction: the edits so far, in order, and this session's view of the store with
+ * them applied (read-your-writes: pdnsutil and DNS UPDATE look records up between edits). */
+struct txn {
+    char *zone; /* canonical text */
+    uint32_t zone_id;
+    bool whole; /* startTransaction with the zone's id: the zone's records are replaced */
+    struct edit_op *ops;
+    size_t nops, cap;
+    json_object *doc; /* the store file when first needed, plus ops[0..applied) */
+    size_t applied;
+    store_t *view; /* built from doc; NULL: not built since the last edit */
+    bool view_failed;
+};
+
+static void txn_free(struct txn *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->nops; i++)
+        edit_op_clear(&t->ops[i]);
+    free(t->ops);
+    json_object_put(t->doc);
+    store_free(t->view);
+    free(t->zone);
+    free(t);
+}
+
+void dispatch_set_writer(dispatch_t *d, const struct dispatch_writer *w)
+{
+    if (w)
+        d->writer = *w;
+    else
+        memset(&d->writer, 0, sizeof(d->writer));
+}
+
+void dispatch_set_freshen(dispatch_t *d, void (*fn)(void *opaque), void *opaque)
+{
+    d->freshen = fn;
+    d->freshen_opaque = opaque;
+}
+
+static void freshen(dispatch_t *d)
+{
+    if (d->freshen)
+        d->freshen(d->freshen_opaque);
+}
+
+void dispatch_session_end(dispatch_t *d, struct session *ss)
+{
+    (void)d;
+    txn_free(ss->txn);
+    ss->txn = NULL;
+}
 
 dispatch_t *dispatch_new(dispatch_load_fn load, void *opaque)
 {
@@ -288,6 +347,64 @@ static int param_name(struct call *c, const char *key, uint8_t *wire)
     return 0;
 }
 
+/* ---- transactions ------------------------------------------------------------------------- */
+
+/* Brings the transaction's document up to date with its edits. */
+static int txn_catch_up(dispatch_t *d, struct txn *t, struct errlist *errs)
+{
+    struct errbuf err;
+    if (!t->doc) {
+        int r = d->writer.read(d->writer.opaque, &t->doc, errs);
+        if (r < 0)
+            return r;
+        t->applied = 0;
+    }
+    if (t->applied < t->nops) {
+        int r = edit_apply(t->doc, t->ops + t->applied, t->nops - t->applied, &err);
+        if (r < 0) {
+            errlist_add(errs, "%s", err.msg);
+            return r;
+        }
+        t->applied = t->nops;
+    }
+    return 0;
+}
+
+/* The store this session reads: inside a transaction with edits, the store with them. */
+static const store_t *view(dispatch_t *d, struct session *ss)
+{
+    struct txn *t = ss->txn;
+    if (!t || t->nops == 0 || t->view_failed)
+        return d->store;
+    if (t->view)
+        return t->view;
+    struct errlist errs = ERRLIST_INIT;
+    struct sbuf text = SBUF_INIT;
+    if (txn_catch_up(d, t, &errs) == 0) {
+        storefmt_render(t->doc, &text);
+        if (store_build(sbuf_str(&text), text.len, &t->view, &errs) < 0)
+            t->view = NULL;
+    }
+    /* An edit in the middle of a transaction may leave the store invalid for a moment (a
+     * CNAME replacing an A record arrives as two edits): answer from the committed store then.
+     * The commit checks the end result. */
+    t->view_failed = t->view == NULL;
+    errlist_free(&errs);
+    sbuf_free(&text);
+    return t->view ? t->view : d->store;
+}
+
+static void reply_false_errs(struct sbuf *out, const char *what, const struct errlist *errs)
+{
+    sbuf_puts(out, "{\"result\":false,\"log\":[");
+    put_log_str(out, what);
+    for (size_t i = 0; i < errs->n && i < 20; i++) {
+        sbuf_putc(out, ',');
+        put_log_str(out, errs->msgs[i]);
+    }
+    sbuf_puts(out, "]}\n");
+}
+
 /* ---- methods ------------------------------------------------------------------------------ */
 
 static int m_initialize(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
@@ -435,18 +552,24 @@ static void put_node(dispatch_t *d,
 
 static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
+    const store_t *st = ss->txn ? view(d, ss) : d->store;
     uint8_t name[DNAME_WIRE_MAX];
     size_t tlen;
     int64_t zone_id;
     const char *qtype = param_str(c, "qtype", &tlen);
     if (!qtype || param_name(c, "qname", name) < 0 || param_int(c, "zone-id", -1, &zone_id) < 0)
         return -EINVAL;
-    if (!d->store) {
+    if (zone_id > 0 && !ss->txn && d->freshen && (!st || !store_zone_by_id(st, zone_id))) {
+        /* pdns knows a zone we do not: it was added to the file (and pdns told to rediscover)
+         * less than a reload interval ago, through another process. */
+        freshen(d);
+        st = d->store;
+    }
+    if (!st) {
         reply_false(out);
         return 0;
     }
-    const struct store_node *n = store_find(d->store, name, zone_id);
+    const struct store_node *n = store_find(st, name, zone_id);
     int type = rrtype_from_name(qtype, tlen);
     sbuf_puts(out, "{\"result\":[");
     if (n && type > 0) {
@@ -464,27 +587,27 @@ static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sb
     return 0;
 }
 
-static const struct store_zone *zone_param(dispatch_t *d, struct call *c, const char *key)
+static const struct store_zone *zone_param(const store_t *st, struct call *c, const char *key)
 {
     uint8_t apex[DNAME_WIRE_MAX];
     if (param_name(c, key, apex) < 0)
         return NULL;
-    return store_zone_by_name(d->store, apex);
+    return store_zone_by_name(st, apex);
 }
 
 static int m_list(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
+    const store_t *st = view(d, ss);
     int64_t id;
     if (param_int(c, "domain_id", -1, &id) < 0)
         return -EINVAL;
-    if (!d->store) {
+    if (!st) {
         reply_false(out);
         return 0;
     }
-    const struct store_zone *z = store_zone_by_id(d->store, id);
+    const struct store_zone *z = store_zone_by_id(st, id);
     if (!z && id <= 0) {
-        z = zone_param(d, c, "zonename");
+        z = zone_param(st, c, "zonename");
         if (!z && c->err->msg[0])
             return -EINVAL;
     }
@@ -502,14 +625,15 @@ static int m_list(dispatch_t *d, struct session *ss, struct call *c, struct sbuf
 
 static int m_get_all_domains(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
     (void)c;
+    freshen(d);
+    const store_t *st = view(d, ss);
     sbuf_puts(out, "{\"result\":[");
-    size_t n = d->store ? store_zone_count(d->store) : 0;
+    size_t n = st ? store_zone_count(st) : 0;
     for (size_t i = 0; i < n; i++) {
         if (i)
             sbuf_putc(out, ',');
-        put_domain_info(out, store_zone_at(d->store, i));
+        put_domain_info(out, store_zone_at(st, i));
     }
     sbuf_puts(out, "]}\n");
     return 0;
@@ -517,8 +641,12 @@ static int m_get_all_domains(dispatch_t *d, struct session *ss, struct call *c, 
 
 static int m_get_domain_info(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
-    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    const store_t *st = view(d, ss);
+    const struct store_zone *z = st ? zone_param(st, c, "name") : NULL;
+    if (!z && !c->err->msg[0] && !ss->txn && d->freshen) {
+        freshen(d);
+        z = d->store ? zone_param(d->store, c, "name") : NULL;
+    }
     if (!z) {
         if (c->err->msg[0])
             return -EINVAL;
@@ -545,8 +673,8 @@ static void put_values(struct sbuf *out, const struct store_meta *m)
 static int
 m_get_all_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
-    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    const store_t *st = view(d, ss);
+    const struct store_zone *z = st ? zone_param(st, c, "name") : NULL;
     if (!z && c->err->msg[0])
         return -EINVAL;
     sbuf_puts(out, "{\"result\":{");
@@ -564,11 +692,11 @@ m_get_all_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, str
 static int
 m_get_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
+    const store_t *st = view(d, ss);
     const char *kind = param_str(c, "kind", NULL);
     if (!kind)
         return -EINVAL;
-    const struct store_zone *z = d->store ? zone_param(d, c, "name") : NULL;
+    const struct store_zone *z = st ? zone_param(st, c, "name") : NULL;
     if (!z && c->err->msg[0])
         return -EINVAL;
     for (size_t i = 0; z && i < z->nmeta; i++) {
@@ -608,6 +736,192 @@ static int m_direct_backend_cmd(dispatch_t *d, struct session *ss, struct call *
     return 0;
 }
 
+static bool writable(dispatch_t *d, struct sbuf *out)
+{
+    if (d->writer.commit)
+        return true;
+    reply_false_log(out, "edits are not possible: this backend has no store file to write "
+                         "(start it with --config FILE)");
+    return false;
+}
+
+static int m_start_transaction(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    int64_t id;
+    char zone[DNAME_TEXT_MAX];
+    const char *name = param_str(c, "domain", NULL);
+    if (!name || param_int(c, "domain_id", -1, &id) < 0)
+        return -EINVAL;
+    if (!writable(d, out))
+        return 0;
+    if (ss->txn) {
+        /* pdns never nests transactions; a leftover means its side gave up on the old one */
+        txn_free(ss->txn);
+        ss->txn = NULL;
+    }
+    uint8_t apex[DNAME_WIRE_MAX];
+    if (param_name(c, "domain", apex) < 0 || edit_zone_name(name, zone, sizeof(zone), c->err) < 0)
+        return -EINVAL;
+    const struct store_zone *z = d->store ? store_zone_by_name(d->store, apex) : NULL;
+    if (!z) {
+        errbuf_set(c->err, -ENOENT, "startTransaction: zone '%.300s' is not in the store", name);
+        reply_false_log(out, c->err->msg);
+        return 1;
+    }
+    if (id >= 0 && id != z->id) {
+        errbuf_set(c->err, -EINVAL, "startTransaction: domain_id %lld is not the id of '%s' (%u)",
+                   (long long)id, z->name, z->id);
+        reply_false_log(out, c->err->msg);
+        return 1;
+    }
+    struct txn *t = xcalloc(1, sizeof(*t));
+    t->zone = xstrdup(zone);
+    t->zone_id = z->id;
+    t->whole = id >= 0;
+    if (t->whole) {
+        t->ops = xcalloc(1, sizeof(*t->ops));
+        t->cap = 1;
+        if (edit_op_clear_zone(zone, &t->ops[0], c->err) < 0) {
+            txn_free(t);
+            return -EINVAL;
+        }
+        t->nops = 1;
+    }
+    ss->txn = t;
+    reply_true(out);
+    return 0;
+}
+
+/* Adds an edit to the session's transaction. An incremental edit is applied to the session's
+ * view at once, so that a refused one (a pool's RRset) is refused now, where pdns can say why;
+ * a whole-zone load (thousands of feeds) is applied in one go when something reads it. */
+static int
+add_edit(dispatch_t *d, struct session *ss, struct call *c, struct edit_op *op, struct sbuf *out)
+{
+    struct txn *t = ss->txn;
+    if (t->nops == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 8;
+        t->ops = xrealloc(t->ops, t->cap * sizeof(*t->ops));
+    }
+    t->ops[t->nops++] = *op;
+    store_free(t->view);
+    t->view = NULL;
+    t->view_failed = false;
+    if (t->whole) {
+        reply_true(out);
+        return 0;
+    }
+    struct errlist errs = ERRLIST_INIT;
+    int r = txn_catch_up(d, t, &errs);
+    if (r < 0) {
+        /* not applied: forget it, and keep the document as it was before */
+        edit_op_clear(&t->ops[--t->nops]);
+        json_object_put(t->doc);
+        t->doc = NULL;
+        errbuf_set(c->err, r, "%s: %s", c->method, errs.n ? errs.msgs[0] : "failed");
+        reply_false_errs(out, c->err->msg, &errs);
+        errlist_free(&errs);
+        return 1;
+    }
+    errlist_free(&errs);
+    reply_true(out);
+    return 0;
+}
+
+static bool in_transaction(struct session *ss, struct call *c, struct sbuf *out)
+{
+    if (ss->txn)
+        return true;
+    errbuf_set(c->err, -EINVAL, "%s: no transaction is open on this connection", c->method);
+    reply_false_log(out, c->err->msg);
+    return false;
+}
+
+static int m_replace_rrset(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    struct edit_op op;
+    if (!in_transaction(ss, c, out))
+        return 1;
+    if (edit_op_replace(c->params, ss->txn->zone, &op, c->err) < 0)
+        return -EINVAL;
+    return add_edit(d, ss, c, &op, out);
+}
+
+static int m_feed_record(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    struct edit_op op;
+    if (!in_transaction(ss, c, out))
+        return 1;
+    if (edit_op_feed(c->params, ss->txn->zone, ss->txn->whole, &op, c->err) < 0)
+        return -EINVAL;
+    return add_edit(d, ss, c, &op, out);
+}
+
+static int m_feed_ents(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)d;
+    /* Empty non-terminals are derived from the names when the store is built. */
+    if (!in_transaction(ss, c, out))
+        return 1;
+    reply_true(out);
+    return 0;
+}
+
+static int m_commit_transaction(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    if (!in_transaction(ss, c, out))
+        return 1;
+    struct txn *t = ss->txn;
+    struct errlist errs = ERRLIST_INIT;
+    int r = t->nops ? d->writer.commit(d->writer.opaque, t->ops, t->nops, &errs) : 0;
+    txn_free(t);
+    ss->txn = NULL;
+    if (r < 0) {
+        errbuf_set(c->err, r, "commitTransaction: nothing was changed: %s",
+                   errs.n ? errs.msgs[0] : strerror(-r));
+        reply_false_errs(out, c->err->msg, &errs);
+        errlist_free(&errs);
+        return 1;
+    }
+    errlist_free(&errs);
+    reply_true(out);
+    return 0;
+}
+
+static int m_abort_transaction(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)c;
+    dispatch_session_end(d, ss);
+    reply_true(out);
+    return 0;
+}
+
+static int
+m_set_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
+{
+    (void)ss;
+    struct edit_op op;
+    if (edit_op_meta(c->params, &op, c->err) < 0)
+        return -EINVAL;
+    if (!writable(d, out)) {
+        edit_op_clear(&op);
+        return 0;
+    }
+    struct errlist errs = ERRLIST_INIT;
+    int r = d->writer.commit(d->writer.opaque, &op, 1, &errs);
+    edit_op_clear(&op);
+    if (r < 0) {
+        errbuf_set(c->err, r, "setDomainMetadata: nothing was changed: %s",
+                   errs.n ? errs.msgs[0] : strerror(-r));
+        reply_false_errs(out, c->err->msg, &errs);
+        errlist_free(&errs);
+        return 1;
+    }
+    errlist_free(&errs);
+    reply_true(out);
+    return 0;
+}
+
 typedef int (*method_fn)(dispatch_t *, struct session *, struct call *, struct sbuf *);
 
 static const struct {
@@ -622,6 +936,14 @@ static const struct {
     {"getAllDomainMetadata", m_get_all_domain_metadata},
     {"getDomainMetadata", m_get_domain_metadata},
     {"directBackendCmd", m_direct_backend_cmd},
+    {"startTransaction", m_start_transaction},
+    {"replaceRRSet", m_replace_rrset},
+    {"feedRecord", m_feed_record},
+    {"commitTransaction", m_commit_transaction},
+    {"abortTransaction", m_abort_transaction},
+    {"setDomainMetadata", m_set_domain_metadata},
+    {"feedEnts", m_feed_ents},
+    {"feedEnts3", m_feed_ents},
 };
 
 static int handle(dispatch_t *d,

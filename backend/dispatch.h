@@ -15,10 +15,15 @@
 
 typedef struct dispatch dispatch_t;
 
-/* What a connection (unix) or a co-process (pipe) carries between requests. */
+struct txn;
+
+/* What a connection (unix) or a co-process (pipe) carries between requests. pdns's trxid is
+ * time(NULL) and not unique, so a transaction belongs to its session; dispatch_session_end()
+ * rolls back what is still open when the connection or co-process ends. */
 struct session {
     bool initialized;
     unsigned long requests;
+    struct txn *txn; /* the open transaction, or NULL */
 };
 
 /* Called for the "config" option of initialize (a pipe co-process started without --config).
@@ -47,6 +52,25 @@ void dispatch_set_cmd_hooks(dispatch_t *d,
                             void *opaque);
 typedef void (*dispatch_stale_fn)(void *opaque, bool stale, int64_t silent_ms);
 void dispatch_on_stale(dispatch_t *d, dispatch_stale_fn fn, void *opaque);
+
+/* Where edits go (transactions, setDomainMetadata). Without a writer, edits answer false with a
+ * log line saying why. `read` gives the store document as committed now (for a transaction's
+ * view of its own edits); `commit` applies ops durably and puts the result in service before it
+ * returns. Both return 0 or -errno with reasons in errs. */
+struct json_object;
+struct edit_op;
+struct dispatch_writer {
+    int (*read)(void *opaque, struct json_object **doc, struct errlist *errs);
+    int (*commit)(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs);
+    void *opaque;
+};
+void dispatch_set_writer(dispatch_t *d, const struct dispatch_writer *w);
+/* Called before answering getAllDomains, and before giving up on a zone name nobody knows: the
+ * store file may have changed in the last second (a zone added), and pdns caches the zone list
+ * for minutes. NULL: none. */
+void dispatch_set_freshen(dispatch_t *d, void (*fn)(void *opaque), void *opaque);
+/* The session is over (EOF, disconnect): an open transaction is rolled back. */
+void dispatch_session_end(dispatch_t *d, struct session *ss);
 
 /* Handles one request (len bytes, without the newline) and appends exactly one reply line,
  * ending in '\n', to out. Returns 0, or -EINVAL for a malformed request, with the reason in err

@@ -38,6 +38,8 @@
 #include "health/notify.h"
 #include "health/overrides.h"
 #include "health/runner.h"
+#include "backend/cli.h"
+#include "backend/commit.h"
 
 struct opts {
     const char *config;
@@ -80,6 +82,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: pdns-failover [OPTIONS]\n"
             "       pdns-failover ctl [--socket PATH | --config FILE] COMMAND  (see ctl --help)\n"
+            "       pdns-failover zone add|delete|list ...  (see zone --help)\n"
+            "       pdns-failover fmt [--check] FILE\n"
             "A PowerDNS remote backend (launch=remote) serving zones from a JSON store.\n"
             "\n"
             "Modes:\n"
@@ -615,6 +619,73 @@ static void cmd_stats(void *opaque, struct sbuf *out)
                 (unsigned long long)atomic_load(&a->generation));
 }
 
+/* ---- edits ---- */
+
+static int app_read(void *opaque, json_object **doc, struct errlist *errs)
+{
+    struct app *a = opaque;
+    if (!a->path) {
+        errlist_add(errs, "no store file is loaded");
+        return -ENOENT;
+    }
+    return commit_read(a->path, doc, errs);
+}
+
+/* Commits edits to the store file and serves the result at once; the other processes reading
+ * the file pick it up within a second (their reloaders poll it). */
+static int app_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+{
+    struct app *a = opaque;
+    store_t *s = NULL;
+    struct stat st;
+    struct timespec t0, t1;
+    if (!a->path) {
+        errlist_add(errs, "no store file is loaded");
+        return -ENOENT;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = commit_apply(a->path, ops, n, &s, &st, NULL, errs);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (r < 0) {
+        for (size_t i = 0; i < errs->n && i < 20; i++)
+            log_err("store", "%s: edit refused: %s", a->path, errs->msgs[i]);
+        return r;
+    }
+    reloader_seen(a->rl, &st);
+    app_install(a, s, 0);
+    log_info("store", "%s: %zu edits committed in %.1f ms; generation %llu in service", a->path, n,
+             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+             (unsigned long long)atomic_load(&a->generation));
+    return 0;
+}
+
+/* Before answering what pdns caches for long (the zone list): serve the file as it is now, not
+ * as the reloader last saw it up to a second ago. `pdns-failover zone add` edits the file and
+ * then runs `pdns_control rediscover`, which must find the new zone. */
+static void app_freshen(void *opaque)
+{
+    struct app *a = opaque;
+    struct stat st;
+    if (!a->rl || reloader_is_current(a->rl, &st))
+        return;
+    struct errlist errs = ERRLIST_INIT;
+    store_t *s = NULL;
+    if (store_load_file(a->path, &s, &errs) == 0) {
+        reloader_seen(a->rl, &st);
+        app_install(a, s, 0);
+        log_info("store", "%s: changed on disk; generation %llu in service", a->path,
+                 (unsigned long long)atomic_load(&a->generation));
+    }
+    errlist_free(&errs); /* the reloader reports a broken file */
+}
+
+static void app_set_writer(struct app *a)
+{
+    struct dispatch_writer w = {.read = app_read, .commit = app_commit, .opaque = a};
+    dispatch_set_writer(a->d, &w);
+    dispatch_set_freshen(a->d, app_freshen, a);
+}
+
 static void app_watch(struct app *a)
 {
     struct reloader_hooks h = {.attempt = app_reload_attempt, .opaque = a};
@@ -661,6 +732,7 @@ static int run_pipe(const struct opts *o)
     struct app a = {.o = o, .swap_lock = PTHREAD_MUTEX_INITIALIZER};
     a.d = dispatch_new(pipe_load, &a);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
+    app_set_writer(&a);
     dispatch_set_metrics(a.d, &g_metrics);
     if (o->config) {
         struct errlist errs = ERRLIST_INIT;
@@ -702,6 +774,7 @@ static int run_unix(const struct opts *o)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     a.d = dispatch_new(NULL, NULL);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
+    app_set_writer(&a);
     dispatch_set_metrics(a.d, &g_metrics);
     if (store_load_file(o->config, &s, &errs) < 0) {
         log_errors(o->config, &errs);
@@ -924,6 +997,12 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         return ctl_main(argc - 1, argv + 1);
     }
+    if (argc > 1 && (strcmp(argv[1], "zone") == 0 || strcmp(argv[1], "fmt") == 0)) {
+        signal(SIGPIPE, SIG_IGN);
+        signal(SIGXFSZ, SIG_IGN);
+        return strcmp(argv[1], "zone") == 0 ? cli_zone_main(argc - 1, argv + 1)
+                                            : cli_fmt_main(argc - 1, argv + 1);
+    }
     struct opts o = {
         .socket_mode = 0660,
         .socket_gid = (gid_t)-1,
@@ -935,6 +1014,8 @@ int main(int argc, char **argv)
     /* pdns ignores SIGPIPE before spawning us; do the same in every mode so a vanished peer is
      * an EPIPE error, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (ulimit -f) must fail a commit with EFBIG, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
     if (o.check)
         return check_config(o.check);
     if (o.syslog)

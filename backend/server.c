@@ -135,6 +135,7 @@ int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_li
         if (out.cap > 1024 * 1024) /* do not keep a huge list reply's buffer around */
             sbuf_free(&out);
     }
+    dispatch_session_end(d, &ss); /* an open transaction is rolled back */
     proto_free(&pl);
     sbuf_free(&out);
     return r;
@@ -163,6 +164,7 @@ struct server {
     unsigned nconns, next_id;
     struct conn *conns;
     time_t last_full_warning;
+    dispatch_t *d; /* while server_run() runs */
 };
 
 static void conn_close(server_t *srv, struct conn *c)
@@ -176,6 +178,10 @@ static void conn_close(server_t *srv, struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nconns--;
+    if (c->ss.txn)
+        log_info("server", "connection %u closed with a transaction open: rolled back", c->id);
+    if (srv->d)
+        dispatch_session_end(srv->d, &c->ss);
     log_debug("server", "connection %u closed after %lu requests", c->id, c->ss.requests);
     proto_free(&c->in);
     sbuf_free(&c->out);
@@ -410,6 +416,7 @@ int server_run(server_t *srv, dispatch_t *d)
     sigaddset(&mask, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
         return -errno;
+    srv->d = d; /* stays set: server_free() ends the sessions still open */
     srv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv->sigfd < 0 || srv->epfd < 0) {

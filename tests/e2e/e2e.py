@@ -110,8 +110,12 @@ class Pdns:
     """One pdns_server with pdns-failover behind it, in pipe or unix mode."""
 
     def __init__(self, binary, mode, workdir, store=STORE, extra_conf=""):
-        self.binary, self.mode, self.store = binary, mode, store
+        self.binary, self.mode = binary, mode
         self.dir = tempfile.mkdtemp(prefix=f"pf-e2e-{mode}-", dir=workdir)
+        if store == STORE:  # pdns can edit it now: never the file in the repository
+            store = os.path.join(self.dir, "store.json")
+            shutil.copyfile(STORE, store)
+        self.store = store
         self.conf = os.path.join(self.dir, "conf")
         self.sockdir = os.path.join(self.dir, "run")
         os.makedirs(self.conf)
@@ -349,13 +353,6 @@ def axfr_transfers_the_whole_zone(p):
     eq([x[3] for x in recs].count("SOA"), 2, "AXFR starts and ends with the SOA")
     eq(len(recs), 27 + 1, "records transferred (SOA twice)")
     check(["www.example.com.", "60", "IN", "A", "192.0.2.11"] in recs, "www A in the AXFR")
-
-
-@dns_test
-def record_edits_are_refused_and_change_nothing(p):
-    r = p.pdnsutil("add-record", "example.com", "new", "A", "300", "192.0.2.77", ok=False)
-    check(r.returncode != 0, f"add-record must fail: {r.stdout}{r.stderr}")
-    eq(p.dig("new.example.com", "A").status, "NXDOMAIN", "nothing was added")
 
 
 @dns_test

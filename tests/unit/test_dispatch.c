@@ -728,10 +728,6 @@ static void test_dispatch_unknown_method_answers_false(void **state)
     struct fx *f = *state;
     expect_reply(f, "{\"method\": \"getDomainKeys\", \"parameters\": {\"name\": \"example.com.\"}}",
                  FALSE_REPLY);
-    expect_reply(f,
-                 "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": "
-                 "\"example.com.\", \"domain_id\": -1, \"trxid\": 1700000000}}",
-                 FALSE_REPLY);
     expect_reply(f, "{\"method\": \"\", \"parameters\": {}}", FALSE_REPLY);
     expect_reply(f, "{\"method\": \"lookupx\", \"parameters\": {}}", FALSE_REPLY);
 }
