@@ -219,14 +219,14 @@ int commit_apply(const char *path,
         errlist_add(errs, "%s", err.msg);
         goto out;
     }
-    storefmt_render(doc, &out);
     size_t before = errlist_count(errs);
-    if ((r = store_build(sbuf_str(&out), out.len, &s, errs)) < 0) {
+    if ((r = store_build_doc(doc, &s, errs)) < 0) {
         /* say first why nothing was written, then the loader's reasons */
         errlist_add(errs, "not written: after this edit the store would not load (%zu errors)",
                     errlist_count(errs) - before);
         goto out;
     }
+    storefmt_render(doc, &out);
     if (out.len == text.len && memcmp(out.p, text.p, out.len) == 0) {
         if (ret_st)
             *ret_st = st;

@@ -17,7 +17,6 @@
 
 #include "backend/commands.h"
 #include "backend/edit.h"
-#include "backend/storefmt.h"
 #include "backend/metrics.h"
 #include "backend/policy.h"
 #include "backend/pools.h"
@@ -379,18 +378,13 @@ static const store_t *view(dispatch_t *d, struct session *ss)
     if (t->view)
         return t->view;
     struct errlist errs = ERRLIST_INIT;
-    struct sbuf text = SBUF_INIT;
-    if (txn_catch_up(d, t, &errs) == 0) {
-        storefmt_render(t->doc, &text);
-        if (store_build(sbuf_str(&text), text.len, &t->view, &errs) < 0)
-            t->view = NULL;
-    }
+    if (txn_catch_up(d, t, &errs) == 0 && store_build_doc(t->doc, &t->view, &errs) < 0)
+        t->view = NULL;
     /* An edit in the middle of a transaction may leave the store invalid for a moment (a
      * CNAME replacing an A record arrives as two edits): answer from the committed store then.
      * The commit checks the end result. */
     t->view_failed = t->view == NULL;
     errlist_free(&errs);
-    sbuf_free(&text);
     return t->view ? t->view : d->store;
 }
 

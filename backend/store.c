@@ -875,45 +875,15 @@ syntax_error(struct builder *b, const char *json, size_t len, size_t off, const 
     errlist_add(b->errs, "line %zu, column %zu: JSON syntax error: %s", line, col, desc);
 }
 
-int store_build(const char *json, size_t len, store_t **ret_store, struct errlist *errs)
+/* Validates and indexes a parsed store document (root is borrowed). */
+static int build_doc(json_object *root, store_t **ret_store, struct errlist *errs)
 {
     struct builder b = {.errs = errs};
     store_t *s = xcalloc(1, sizeof(*s));
-    json_object *root = NULL;
     int r = -EINVAL;
     size_t errs_before = errlist_count(errs);
 
     b.arena = &s->arena;
-    if (memchr(json, '\0', len)) {
-        syntax_error(&b, json, len, (size_t)((const char *)memchr(json, '\0', len) - json),
-                     "NUL byte in the file");
-        goto out;
-    }
-    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
-    if (!tok)
-        xalloc_die("json_tokener_new_ex");
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    root = json_tokener_parse_ex(tok, json, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (jerr == json_tokener_continue) {
-        syntax_error(&b, json, len, len, "unexpected end of input (truncated file?)");
-    } else if (jerr != json_tokener_success) {
-        syntax_error(&b, json, len, json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
-    } else {
-        size_t end = json_tokener_get_parse_end(tok);
-        while (end < len &&
-               (json[end] == ' ' || json[end] == '\n' || json[end] == '\r' || json[end] == '\t'))
-            end++;
-        if (end < len)
-            syntax_error(&b, json, len, end, "unexpected data after the top-level object");
-        else if ((end = find_escaped_nul(json, len)) < len)
-            syntax_error(&b, json, len, end, "NUL character (\\u0000) in a string");
-    }
-    json_tokener_free(tok);
-    if (errlist_count(errs) > errs_before)
-        goto out;
-    /* Reported, then validation goes on: the file gets every other error in the same run. */
-    json_report_duplicate_keys(json, len, errs);
     if (!json_object_is_type(root, json_type_object)) {
         errlist_add(errs, "the top level must be an object like {\"zones\": {...}}");
         goto out;
@@ -970,7 +940,6 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
     r = finish(&b, s);
 
 out:
-    json_object_put(root);
     pools_free_builder(&b);
     free(b.zones);
     free(b.recs);
@@ -981,6 +950,58 @@ out:
     }
     *ret_store = s;
     return 0;
+}
+
+int store_build_doc(json_object *root, store_t **ret_store, struct errlist *errs)
+{
+    return build_doc(root, ret_store, errs);
+}
+
+int store_build(const char *json, size_t len, store_t **ret_store, struct errlist *errs)
+{
+    struct builder b = {.errs = errs};
+    json_object *root = NULL;
+    size_t errs_before = errlist_count(errs);
+    int r = -EINVAL;
+
+    if (memchr(json, '\0', len)) {
+        syntax_error(&b, json, len, (size_t)((const char *)memchr(json, '\0', len) - json),
+                     "NUL byte in the file");
+        return -EINVAL;
+    }
+    json_tokener *tok = json_tokener_new_ex(JSON_MAX_DEPTH);
+    if (!tok)
+        xalloc_die("json_tokener_new_ex");
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    root = json_tokener_parse_ex(tok, json, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_continue) {
+        syntax_error(&b, json, len, len, "unexpected end of input (truncated file?)");
+    } else if (jerr != json_tokener_success) {
+        syntax_error(&b, json, len, json_tokener_get_parse_end(tok), json_tokener_error_desc(jerr));
+    } else {
+        size_t end = json_tokener_get_parse_end(tok);
+        while (end < len &&
+               (json[end] == ' ' || json[end] == '\n' || json[end] == '\r' || json[end] == '\t'))
+            end++;
+        if (end < len)
+            syntax_error(&b, json, len, end, "unexpected data after the top-level object");
+        else if ((end = find_escaped_nul(json, len)) < len)
+            syntax_error(&b, json, len, end, "NUL character (\\u0000) in a string");
+    }
+    json_tokener_free(tok);
+    if (errlist_count(errs) == errs_before) {
+        /* Reported, then validation goes on: the file gets every other error in the same run. */
+        json_report_duplicate_keys(json, len, errs);
+        r = build_doc(root, ret_store, errs);
+        if (r == 0 && errlist_count(errs) > errs_before) {
+            store_free(*ret_store);
+            *ret_store = NULL;
+            r = -EINVAL;
+        }
+    }
+    json_object_put(root);
+    return r;
 }
 
 int store_read_file(const char *path, struct sbuf *text, struct errlist *errs)

@@ -68,6 +68,10 @@ typedef struct store store_t;
  * Returns 0 and the store in *ret_store (free with store_free()), or -EINVAL when any error was
  * found (nothing is returned then). Pure: no I/O. */
 int store_build(const char *json, size_t len, store_t **ret_store, struct errlist *errs);
+struct json_object;
+/* The same from a parsed document (borrowed; duplicate keys cannot be detected there): for a
+ * document built or edited in memory, which need not be written out and parsed again. */
+int store_build_doc(struct json_object *root, store_t **ret_store, struct errlist *errs);
 struct sbuf;
 /* Reads the whole file at `path` into text (replacing what it held). I/O errors are reported
  * through errs. Returns 0 or -errno. */

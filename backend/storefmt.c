@@ -66,6 +66,15 @@ static void put_str(struct sbuf *out, const char *s, size_t n)
     static const char hex[] = "0123456789abcdef";
     sbuf_putc(out, '"');
     for (size_t i = 0; i < n; i++) {
+        size_t run = i;
+        while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) { /* the common case: copy plain bytes in one go */
+            sbuf_put(out, s + i, run - i);
+            i = run;
+            if (i == n)
+                break;
+        }
         unsigned char c = (unsigned char)s[i];
         switch (c) {
         case '"':
