@@ -219,11 +219,14 @@ int commit_apply(const char *path,
         errlist_add(errs, "%s", err.msg);
         goto out;
     }
-    size_t before = errlist_count(errs);
-    if ((r = store_build_doc(doc, &s, errs)) < 0) {
-        /* say first why nothing was written, then the loader's reasons */
+    struct errlist why = ERRLIST_INIT;
+    if ((r = store_build_doc(doc, &s, &why)) < 0) {
+        /* first why nothing was written, then the loader's reasons */
         errlist_add(errs, "not written: after this edit the store would not load (%zu errors)",
-                    errlist_count(errs) - before);
+                    errlist_count(&why));
+        for (size_t i = 0; i < why.n; i++)
+            errlist_add(errs, "%s", why.msgs[i]);
+        errlist_free(&why);
         goto out;
     }
     storefmt_render(doc, &out);

@@ -388,11 +388,12 @@ static const store_t *view(dispatch_t *d, struct session *ss)
     return t->view ? t->view : d->store;
 }
 
+/* A false reply whose log is `what` (which already quotes errs' first message) and the rest. */
 static void reply_false_errs(struct sbuf *out, const char *what, const struct errlist *errs)
 {
     sbuf_puts(out, "{\"result\":false,\"log\":[");
     put_log_str(out, what);
-    for (size_t i = 0; i < errs->n && i < 20; i++) {
+    for (size_t i = 1; i < errs->n && i < 20; i++) {
         sbuf_putc(out, ',');
         put_log_str(out, errs->msgs[i]);
     }

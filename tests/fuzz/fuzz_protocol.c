@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: what pdns feeds us. Arbitrary bytes go through the line framing in chunks of
  * input-derived sizes, and every complete line through dispatch_request() against a small fixed
- * store. Checks that each request gets exactly one reply line and that the line is JSON with a
- * non-null "result". Violations abort(). */
+ * store, with an in-memory writer so that transactions and metadata writes run the real edit
+ * code (edit_apply, store_build_doc) without touching disk. Checks that each request gets
+ * exactly one reply line and that the line is JSON with a non-null "result", and that a store a
+ * commit installs is one that builds. Violations abort(). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdint.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 
 #include "backend/dispatch.h"
+#include "backend/edit.h"
 #include "backend/protocol.h"
 #include "backend/store.h"
 #include "common/errbuf.h"
@@ -48,7 +51,42 @@ static const char store_json[] =
     "}}\n";
 
 static store_t *fixed_store;
+static store_t *committed; /* the store the last commit of this input installed */
 static dispatch_t *disp;
+
+static int mem_read(void *opaque, json_object **doc, struct errlist *errs)
+{
+    (void)opaque;
+    (void)errs;
+    *doc = json_tokener_parse(store_json);
+    if (!*doc)
+        abort();
+    return 0;
+}
+
+/* Like main.c's app_commit() with commit.c, minus the file: apply to the fixed document,
+ * validate by building, install. */
+static int mem_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+{
+    (void)opaque;
+    json_object *doc = json_tokener_parse(store_json);
+    struct errbuf err;
+    store_t *s = NULL;
+    int r = edit_apply(doc, ops, n, &err);
+    if (r < 0)
+        errlist_add(errs, "%s", err.msg);
+    else
+        r = store_build_doc(doc, &s, errs);
+    json_object_put(doc);
+    if (r < 0)
+        return r;
+    if (!s)
+        abort();
+    dispatch_set_store(disp, s);
+    store_free(committed);
+    committed = s;
+    return 0;
+}
 
 /* The "config" option of initialize. Nothing is read from disk: paths under /etc/pdns/ that end
  * in ".json" load (install the fixed store), every other path fails as a missing file would,
@@ -76,6 +114,8 @@ static void setup(void)
     }
     errlist_free(&errs);
     disp = dispatch_new(fake_load, NULL);
+    struct dispatch_writer w = {.read = mem_read, .commit = mem_commit};
+    dispatch_set_writer(disp, &w);
 }
 
 static void fail(const char *why, const char *reply, size_t len)
@@ -180,6 +220,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_request(&ss, line, len, &out);
     if (proto_finish(&pl, &line, &len) != PROTO_NEED_MORE || proto_pending(&pl) != 0)
         abort();
+    dispatch_session_end(disp, &ss); /* EOF: an open transaction is rolled back */
+    if (ss.txn)
+        abort();
+    dispatch_set_store(disp, NULL);
+    store_free(committed);
+    committed = NULL;
     proto_free(&pl);
     sbuf_free(&out);
     return 0;
