@@ -134,6 +134,47 @@ parse_rr(json_object *o, const char *zone, const char *what, struct edit_rr *rr,
     return 0;
 }
 
+static bool dup_key(int type, const char *content, const uint8_t *origin, struct sbuf *out);
+
+/* What an RRset must be on its own (the loader's rules that need nothing but the RRset), checked
+ * when it arrives: pdnsutil and the API look only at replaceRRSet's answer, not at the commit's,
+ * so this is where they can be told. */
+static int
+check_rrset(const struct edit_op *op, const uint8_t *wire, const char *zone, struct errbuf *err)
+{
+    static const char what[] = "replaceRRSet";
+    const char *tn = rrtype_name(op->type);
+    uint8_t apex[DNAME_WIRE_MAX];
+    struct errbuf e;
+    if (op->nrrs > 1 && (op->type == RR_SOA || op->type == RR_CNAME))
+        return errbuf_set(err, -EINVAL, "%s: %.300s %s: %zu records, but there can be only one",
+                          what, op->qname, tn, op->nrrs);
+    if (op->type == RR_SOA && op->nrrs &&
+        (dname_from_text(zone, strlen(zone), root_name, apex, &e) < 0 || !dname_equal(apex, wire)))
+        return errbuf_set(err, -EINVAL,
+                          "%s: an SOA record belongs at the zone apex (%.300s), "
+                          "not at %.300s",
+                          what, zone, op->qname);
+    struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+    int r = 0;
+    for (size_t i = 1; i < op->nrrs && r == 0; i++) {
+        if (op->rrs[i].ttl != op->rrs[0].ttl)
+            r = errbuf_set(err, -EINVAL,
+                           "%s: %.300s %s: the records have different TTLs (%u and %u); an RRset "
+                           "has one TTL (RFC 2181)",
+                           what, op->qname, tn, op->rrs[0].ttl, op->rrs[i].ttl);
+        for (size_t j = 0; j < i && r == 0; j++)
+            if (dup_key(op->type, op->rrs[i].content, root_name, &a) &&
+                dup_key(op->type, op->rrs[j].content, root_name, &b) &&
+                strcmp(sbuf_str(&a), sbuf_str(&b)) == 0)
+                r = errbuf_set(err, -EINVAL, "%s: %.300s %s: '%.200s' is there twice", what,
+                               op->qname, tn, op->rrs[i].content);
+    }
+    sbuf_free(&a);
+    sbuf_free(&b);
+    return r;
+}
+
 int edit_op_replace(json_object *params, const char *zone, struct edit_op *op, struct errbuf *err)
 {
     static const char what[] = "replaceRRSet";
@@ -170,6 +211,8 @@ int edit_op_replace(json_object *params, const char *zone, struct edit_op *op, s
             goto fail;
         }
     }
+    if (check_rrset(op, wire, zone, err) < 0)
+        goto fail;
     return 0;
 fail:
     edit_op_clear(op);
@@ -322,6 +365,63 @@ int edit_zone_name(const char *in, char *out, size_t cap, struct errbuf *err)
 
 /* ---- applying ops -------------------------------------------------------------------------- */
 
+/* A set of strings: the records already at one name, as "TYPE content" normalised and
+ * lowercased, so that inserting the 5,000th record at a name does not normalise the 4,999
+ * before it again. */
+struct cset {
+    char **v;
+    size_t cap, n;
+};
+
+static uint32_t str_hash(const char *p)
+{
+    uint32_t h = 2166136261u;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h;
+}
+
+static char **cset_slot(struct cset *c, const char *k)
+{
+    size_t mask = c->cap - 1;
+    for (size_t i = str_hash(k) & mask;; i = (i + 1) & mask)
+        if (!c->v[i] || strcmp(c->v[i], k) == 0)
+            return &c->v[i];
+}
+
+static bool cset_has(struct cset *c, const char *k)
+{
+    return c->cap && *cset_slot(c, k);
+}
+
+static void cset_add(struct cset *c, const char *k)
+{
+    if ((c->n + 1) * 2 > c->cap) {
+        struct cset old = *c;
+        c->cap = old.cap ? old.cap * 2 : 16;
+        c->v = xcalloc(c->cap, sizeof(*c->v));
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.v[i])
+                *cset_slot(c, old.v[i]) = old.v[i];
+        free(old.v);
+    }
+    char **s = cset_slot(c, k);
+    if (!*s) {
+        *s = xstrdup(k);
+        c->n++;
+    }
+}
+
+static void cset_free(struct cset *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->cap; i++)
+        free(c->v[i]);
+    free(c->v);
+    free(c);
+}
+
 /* Owner names of one zone's "records" object, by lowercase wire name: a load of thousands of
  * fed records must not parse every key again for each record. */
 struct owner_ix {
@@ -329,8 +429,9 @@ struct owner_ix {
     uint8_t apex[DNAME_WIRE_MAX];
     size_t cap, used;
     struct slot {
-        uint8_t *wire; /* NULL: empty */
-        char *key;     /* NULL with wire set: deleted */
+        uint8_t *wire;     /* NULL: empty */
+        char *key;         /* NULL with wire set: deleted */
+        struct cset *seen; /* the name's records, once a feed needed them; NULL: not built */
     } * slots;
 };
 
@@ -347,6 +448,7 @@ static void ix_free(struct owner_ix *ix)
     for (size_t i = 0; i < ix->cap; i++) {
         free(ix->slots[i].wire);
         free(ix->slots[i].key);
+        cset_free(ix->slots[i].seen);
     }
     free(ix->slots);
     memset(ix, 0, sizeof(*ix));
@@ -384,6 +486,8 @@ static void ix_put(struct owner_ix *ix, const uint8_t *wire, const char *key)
     }
     free(s->key);
     s->key = key ? xstrdup(key) : NULL;
+    cset_free(s->seen); /* the list changed as a whole */
+    s->seen = NULL;
 }
 
 static void ix_build(struct owner_ix *ix, json_object *records, const uint8_t *apex)
@@ -537,7 +641,7 @@ static bool same_content(json_object *rec, int type, const char *content, const 
     struct errbuf e;
     bool same = rdata_normalize(type, json_object_get_string(c), apex, &a, &e) == 0 &&
                 rdata_normalize(type, content, root_name, &b, &e) == 0 &&
-                strcmp(sbuf_str(&a), sbuf_str(&b)) == 0;
+                strcasecmp(sbuf_str(&a), sbuf_str(&b)) == 0; /* as the loader finds duplicates */
     sbuf_free(&a);
     sbuf_free(&b);
     return same;
@@ -626,6 +730,58 @@ static void reserial(struct edit_op *op, int64_t cur)
     sbuf_free(&norm);
 }
 
+/* "TYPE content" normalised and lowercased: how the loader tells duplicate records apart. */
+static bool dup_key(int type, const char *content, const uint8_t *origin, struct sbuf *out)
+{
+    struct errbuf e;
+    sbuf_reset(out);
+    sbuf_printf(out, "%d ", type);
+    if (rdata_normalize(type, content, origin, out, &e) < 0)
+        return false;
+    for (size_t i = 0; i < out->len; i++)
+        if (out->p[i] >= 'A' && out->p[i] <= 'Z')
+            out->p[i] = (char)(out->p[i] - 'A' + 'a');
+    return true;
+}
+
+/* Inserts one record (nothing when the same record is there), appending in place. */
+static int apply_feed(struct zone_ref *z,
+                      struct owner_ix *ix,
+                      const uint8_t *wire,
+                      const char *key,
+                      json_object *list,
+                      const struct edit_rr *rr)
+{
+    struct sbuf k = SBUF_INIT;
+    if (!key) {
+        json_object *arr = json_object_new_array();
+        json_object_array_add(arr, new_record(rr, z->ttl));
+        owner_key_for(wire, z->apex, &k);
+        json_object_object_add(z->records, sbuf_str(&k), arr);
+        ix_put(ix, wire, sbuf_str(&k));
+        sbuf_free(&k);
+        return 0;
+    }
+    struct slot *sl = ix_find(ix, wire);
+    if (!sl->seen) {
+        sl->seen = xcalloc(1, sizeof(*sl->seen));
+        for (size_t i = 0, n = json_object_array_length(list); i < n; i++) {
+            json_object *rec = json_object_array_get_idx(list, i), *c;
+            int t = rec_type(rec);
+            if (t > 0 && json_object_object_get_ex(rec, "content", &c) &&
+                json_object_is_type(c, json_type_string) &&
+                dup_key(t, json_object_get_string(c), z->apex, &k))
+                cset_add(sl->seen, sbuf_str(&k));
+        }
+    }
+    if (dup_key(rr->type, rr->content, root_name, &k) && !cset_has(sl->seen, sbuf_str(&k))) {
+        cset_add(sl->seen, sbuf_str(&k));
+        json_object_array_add(list, new_record(rr, z->ttl));
+    } /* else already there: an insert changes nothing */
+    sbuf_free(&k);
+    return 0;
+}
+
 static int refuse_pool(const struct edit_op *op, const char *pool, struct errbuf *err)
 {
     return errbuf_set(err, -EINVAL,
@@ -664,21 +820,12 @@ apply_rrset(struct zone_ref *z, struct owner_ix *ix, struct edit_op *op, struct 
     if (op->type == RR_SOA && op->kind == EDIT_REPLACE_RRSET)
         reserial(op, current_serial(list, z->apex));
 
+    if (op->kind == EDIT_FEED)
+        return apply_feed(z, ix, wire, key, list, &op->rrs[0]);
+
     json_object *out = json_object_new_array();
     bool placed = false;
-    if (op->kind == EDIT_FEED) {
-        const struct edit_rr *rr = &op->rrs[0];
-        for (size_t i = 0; i < n; i++) {
-            json_object *rec = json_object_array_get_idx(list, i);
-            if (rec_type(rec) == rr->type && same_content(rec, rr->type, rr->content, z->apex)) {
-                json_object_put(out); /* already there: an insert changes nothing */
-                return 0;
-            }
-        }
-        for (size_t i = 0; i < n; i++)
-            json_object_array_add(out, json_object_get(json_object_array_get_idx(list, i)));
-        json_object_array_add(out, new_record(rr, z->ttl));
-    } else {
+    {
         for (size_t i = 0; i < n; i++) {
             json_object *rec = json_object_array_get_idx(list, i);
             if (rec_type(rec) != op->type) {
@@ -720,6 +867,9 @@ apply_rrset(struct zone_ref *z, struct owner_ix *ix, struct edit_op *op, struct 
         return 0;
     }
     if (key) {
+        struct slot *sl = ix_find(ix, wire);
+        cset_free(sl->seen); /* built for the list being replaced */
+        sl->seen = NULL;
         json_object_object_add(z->records, key, out); /* replaced in place: same position */
     } else {
         struct sbuf k = SBUF_INIT;
@@ -731,28 +881,171 @@ apply_rrset(struct zone_ref *z, struct owner_ix *ix, struct edit_op *op, struct 
     return 0;
 }
 
-static void apply_clear(struct zone_ref *z, struct owner_ix *ix)
+/* The records fed for one zone, grouped by owner for merge_zone(). */
+struct fed {
+    const struct edit_rr *rr;
+    char owner[DNAME_TEXT_MAX]; /* lowercase canonical text */
+    char *dup;                  /* dup_key() */
+    size_t orig;                /* index among the feeds */
+    bool used;
+};
+
+static int fed_cmp(const void *a, const void *b)
 {
-    json_object *keep = json_object_new_object();
+    const struct fed *x = a, *y = b;
+    int c = strcmp(x->owner, y->owner);
+    if (c)
+        return c;
+    return x->orig < y->orig ? -1 : x->orig > y->orig; /* stable: fed order */
+}
+
+/* The fed records at owner (sorted array), as [*lo, *hi). */
+static void fed_range(struct fed *f, size_t n, const char *owner, size_t *lo, size_t *hi)
+{
+    size_t a = 0, b = n;
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+        if (strcmp(f[m].owner, owner) < 0)
+            a = m + 1;
+        else
+            b = m;
+    }
+    *lo = a;
+    while (a < n && strcmp(f[a].owner, owner) == 0)
+        a++;
+    *hi = a;
+}
+
+/* Appends fed record j (unless an earlier one at its name, lo.., is the same) and marks it. */
+static void add_fed(json_object *arr, struct fed *f, size_t lo, size_t j, uint32_t zone_ttl)
+{
+    bool dup = false;
+    for (size_t m = lo; m < j && !dup; m++)
+        dup = f[m].used && strcmp(f[m].dup, f[j].dup) == 0;
+    f[j].used = true;
+    if (!dup)
+        json_object_array_add(arr, new_record(f[j].rr, zone_ttl));
+}
+
+/* Whole-zone replacement by feeds[0..n): the zone ends up with exactly the fed records plus its
+ * pool records. An existing record that was fed again stays as written (its TTL follows the
+ * feed); the others go; fed records that are new are appended to their name, new names at the
+ * end; a fed record at a pool's (name, type) is dropped (a snapshot of the pool's answer). */
+static void merge_zone(struct zone_ref *z, struct owner_ix *ix, struct edit_op *feeds, size_t n)
+{
+    struct fed *f = xcalloc(n ? n : 1, sizeof(*f));
+    struct sbuf k = SBUF_INIT;
+    size_t nf = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t w[DNAME_WIRE_MAX];
+        struct errbuf e;
+        const struct edit_rr *rr = &feeds[i].rrs[0];
+        if (dname_from_text(rr->qname, strlen(rr->qname), root_name, w, &e) < 0 ||
+            !dup_key(rr->type, rr->content, root_name, &k))
+            continue; /* validated when the op was built */
+        dname_lower(w);
+        f[nf].rr = rr;
+        f[nf].orig = i;
+        dname_to_text(w, false, f[nf].owner);
+        f[nf].dup = xstrdup(sbuf_str(&k));
+        nf++;
+    }
+    qsort(f, nf, sizeof(*f), fed_cmp);
+    size_t *pos = xcalloc(n ? n : 1, sizeof(*pos)); /* feed index -> sorted index, or n */
+    for (size_t i = 0; i < n; i++)
+        pos[i] = n;
+    for (size_t j = 0; j < nf; j++)
+        pos[f[j].orig] = j;
+
+    json_object *out = json_object_new_object();
     json_object_object_foreach(z->records, key, list)
     {
-        if (!json_object_is_type(list, json_type_array))
+        uint8_t w[DNAME_WIRE_MAX];
+        char owner[DNAME_TEXT_MAX];
+        struct errbuf e;
+        if (!json_object_is_type(list, json_type_array) ||
+            dname_from_text(key, strlen(key), z->apex, w, &e) < 0)
+        {
+            json_object_object_add(out, key, json_object_get(list)); /* the loader will say */
             continue;
-        json_object *pools = json_object_new_array();
-        size_t n = json_object_array_length(list);
-        for (size_t i = 0; i < n; i++) {
-            json_object *rec = json_object_array_get_idx(list, i);
-            if (json_object_is_type(rec, json_type_object) && rec_pool(rec))
-                json_object_array_add(pools, json_object_get(rec));
         }
-        if (json_object_array_length(pools))
-            json_object_object_add(keep, key, pools);
+        dname_lower(w);
+        dname_to_text(w, false, owner);
+        size_t lo, hi, len = json_object_array_length(list);
+        fed_range(f, nf, owner, &lo, &hi);
+        /* pass 1: which existing records were fed again */
+        bool *keep = xcalloc(len ? len : 1, sizeof(*keep));
+        for (size_t i = 0; i < len; i++) {
+            json_object *rec = json_object_array_get_idx(list, i), *c;
+            int t = rec_type(rec);
+            if (rec_pool(rec)) {
+                keep[i] = true;
+                for (size_t j = lo; j < hi; j++) /* the pool's answer, fed back */
+                    if (f[j].rr->type == t)
+                        f[j].used = true;
+                continue;
+            }
+            if (t <= 0 || !json_object_object_get_ex(rec, "content", &c) ||
+                !json_object_is_type(c, json_type_string) ||
+                !dup_key(t, json_object_get_string(c), z->apex, &k))
+                continue;
+            for (size_t j = lo; j < hi; j++) {
+                if (!f[j].used && strcmp(f[j].dup, sbuf_str(&k)) == 0) {
+                    f[j].used = keep[i] = true;
+                    retune_ttl(rec, f[j].rr->ttl, z->ttl);
+                    break;
+                }
+            }
+        }
+        /* pass 2: kept records in place; new records of a type where its first dropped record
+         * was (a changed SOA stays first), new types at the end */
+        json_object *arr = json_object_new_array();
+        for (size_t i = 0; i < len; i++) {
+            json_object *rec = json_object_array_get_idx(list, i);
+            if (keep[i]) {
+                json_object_array_add(arr, json_object_get(rec));
+                continue;
+            }
+            int t = rec_type(rec);
+            for (size_t j = lo; j < hi; j++)
+                if (!f[j].used && f[j].rr->type == t)
+                    add_fed(arr, f, lo, j, z->ttl);
+        }
+        free(keep);
+        for (size_t j = lo; j < hi; j++)
+            if (!f[j].used)
+                add_fed(arr, f, lo, j, z->ttl);
+        if (json_object_array_length(arr))
+            json_object_object_add(out, key, arr);
         else
-            json_object_put(pools);
+            json_object_put(arr);
     }
-    json_object_object_add(z->zone, "records", keep);
-    z->records = keep;
+    /* new names, in the order they were fed */
+    for (size_t i = 0; i < n; i++) {
+        size_t j = pos[i];
+        if (j < nf && !f[j].used) {
+            size_t lo, hi;
+            fed_range(f, nf, f[j].owner, &lo, &hi);
+            json_object *arr = json_object_new_array();
+            for (size_t m = lo; m < hi; m++)
+                add_fed(arr, f, lo, m, z->ttl);
+            uint8_t w[DNAME_WIRE_MAX];
+            struct errbuf e;
+            struct sbuf nk = SBUF_INIT;
+            dname_from_text(f[j].owner, strlen(f[j].owner), root_name, w, &e);
+            owner_key_for(w, z->apex, &nk);
+            json_object_object_add(out, sbuf_str(&nk), arr);
+            sbuf_free(&nk);
+        }
+    }
+    free(pos);
+    json_object_object_add(z->zone, "records", out);
+    z->records = out;
     ix_free(ix);
+    for (size_t i = 0; i < nf; i++)
+        free(f[i].dup);
+    free(f);
+    sbuf_free(&k);
 }
 
 static void apply_meta(struct zone_ref *z, const struct edit_op *op)
@@ -853,9 +1146,18 @@ int edit_apply(json_object *doc, struct edit_op *ops, size_t n, struct errbuf *e
             zname = op->zone;
         }
         switch (op->kind) {
-        case EDIT_CLEAR_ZONE:
-            apply_clear(&z, &ix);
+        case EDIT_CLEAR_ZONE: {
+            /* A whole-zone load: the feeds that follow are merged in one go, so that the
+             * records that stay keep their text and place (load-zone of list-zone's output
+             * changes nothing in the file). */
+            size_t k = i + 1;
+            while (k < n && ops[k].kind == EDIT_FEED && ops[k].whole &&
+                   strcmp(ops[k].zone, op->zone) == 0)
+                k++;
+            merge_zone(&z, &ix, ops + i + 1, k - i - 1);
+            i = k - 1;
             break;
+        }
         case EDIT_REPLACE_RRSET:
         case EDIT_FEED:
             r = apply_rrset(&z, &ix, op, err);
