@@ -598,7 +598,7 @@ static void check_apex(struct builder *b, uint32_t zi, const struct brec *recs, 
     if (z->apex_dropped)
         return;
     /* What `pdnsutil clear-zone` leaves: no records but those of pools (which edits keep). pdns
-     * lists the zone and answers SERVFAIL for it until records are loaded again. */
+     * lists the zone and answers REFUSED for its names (no SOA) until records are loaded. */
     if (soa == 0 && ns == 0 && z->nstatic == 0 && !z->had_error)
         return;
     struct sbuf path = SBUF_INIT;
@@ -1085,10 +1085,23 @@ const struct store_zone *store_zone_by_id(const store_t *s, int64_t id)
 
 const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex)
 {
-    /* Every zone of a built store has its apex node (the SOA is mandatory), and the deepest
-     * zone holding a name is the one whose apex it is. */
-    const struct store_node *n = store_find(s, apex, -1);
-    return n && dname_equal(n->zone->apex, apex) ? n->zone : NULL;
+    /* Zones are sorted in canonical order: a binary search, which also finds a zone left with
+     * no records at all (pdnsutil clear-zone), which has no apex node to find it by. */
+    uint8_t low[DNAME_WIRE_MAX];
+    memcpy(low, apex, dname_wire_len(apex));
+    dname_lower(low);
+    size_t lo = 0, hi = s->nzones;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = canon_cmp(s->zones[mid].apex, low);
+        if (c == 0)
+            return &s->zones[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
 }
 
 const char *store_pdns_control(const store_t *s)
