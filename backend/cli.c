@@ -219,6 +219,7 @@ int cli_zone_main(int argc, char **argv)
         fprintf(stderr, "pdns-failover zone: nothing changed\n");
         rc = 1;
     } else {
+        print_errs(config, &errs); /* warnings */
         printf("%s: zone %s %s\n", config, zone, add ? "added" : "deleted");
         rc = tell_pdns(sock, s, zone);
     }
@@ -264,6 +265,7 @@ int cli_fmt_main(int argc, char **argv)
         errlist_free(&errs);
         return 1;
     }
+    print_errs(path, &errs); /* warnings */
     errlist_free(&errs);
     if (check) {
         if (!same)

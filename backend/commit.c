@@ -35,7 +35,14 @@ static int parse_doc(const char *text, size_t len, json_object **doc, struct err
     while (ok && end < len &&
            (text[end] == ' ' || text[end] == '\n' || text[end] == '\r' || text[end] == '\t'))
         end++;
-    ok = ok && end == len && json_report_duplicate_keys(text, len, errs) == 0;
+    if (ok && end == len) {
+        /* counted here; reported below by the loader, with everything else it finds */
+        struct errlist dups = ERRLIST_INIT;
+        ok = json_report_duplicate_keys(text, len, &dups) == 0;
+        errlist_free(&dups);
+    } else {
+        ok = false;
+    }
     if (!ok) {
         size_t before = errlist_count(errs);
         store_t *s = NULL;
@@ -172,14 +179,13 @@ static int replace_file(const char *path,
      * old file back after pdns was told the commit succeeded. */
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0) {
-        r = -errno;
-        errlist_add(errs, "the store was replaced, but syncing directory '%s' failed: %s", dir,
-                    strerror(-r));
-        if (dfd >= 0)
-            close(dfd);
-        return r;
+        /* The new file is in place and served: the commit happened, say so, with a warning
+         * that it may not survive a power cut. */
+        errlist_add(errs, "warning: the store was replaced, but syncing directory '%s' failed: %s",
+                    dir, strerror(errno));
     }
-    close(dfd);
+    if (dfd >= 0)
+        close(dfd);
     return 0;
 fail:
     if (fd >= 0)
@@ -202,9 +208,18 @@ int commit_apply(const char *path,
     struct stat st;
     int lock = -1, r;
     struct errbuf err;
+    /* A store reached through a symlink is written where it lives (the link stays), and
+     * writers using either name share one lock. */
+    char *real = realpath(path, NULL);
 
     if (changed)
         *changed = false;
+    if (!real) {
+        r = -errno;
+        errlist_add(errs, "cannot open the store file '%s': %s", path, strerror(-r));
+        return r;
+    }
+    path = real;
     if ((r = lock_store(path, &lock, errs)) < 0)
         goto out;
     if (stat(path, &st) < 0) {
@@ -221,10 +236,10 @@ int commit_apply(const char *path,
     }
     struct errlist why = ERRLIST_INIT;
     if ((r = store_build_doc(doc, &s, &why)) < 0) {
-        /* first why nothing was written, then the loader's reasons */
-        errlist_add(errs, "not written: after this edit the store would not load (%zu errors)",
-                    errlist_count(&why));
-        for (size_t i = 0; i < why.n; i++)
+        /* the first line says why nothing was written and the first reason; more follow */
+        errlist_add(errs, "not written, the store would not load after this edit: %s",
+                    why.n ? why.msgs[0] : "(no reason given)");
+        for (size_t i = 1; i < why.n; i++)
             errlist_add(errs, "%s", why.msgs[i]);
         errlist_free(&why);
         goto out;
@@ -250,6 +265,7 @@ out:
     sbuf_free(&out);
     if (lock >= 0)
         close(lock); /* releases the flock */
+    free(real);
     return r;
 }
 

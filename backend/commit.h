@@ -27,7 +27,9 @@ int commit_read(const char *path, json_object **doc, struct errlist *errs);
 /* Applies ops[0..n) to the store file durably (n == 0 rewrites it in the canonical layout).
  * Returns 0 with the new store in *ret_store (when ret_store is not NULL; the caller owns it) and
  * the new file's identity in *ret_st (when not NULL), or -errno with every reason in errs; the
- * file is then unchanged. *changed (when not NULL) tells whether the bytes differ. */
+ * file is then unchanged. On success errs may hold a warning ("warning: ..."): the directory
+ * could not be synced. *changed (when not NULL) tells whether the bytes differ. A symlinked
+ * store is written where it points. */
 int commit_apply(const char *path,
                  struct edit_op *ops,
                  size_t n,

@@ -651,6 +651,8 @@ static int app_commit(void *opaque, struct edit_op *ops, size_t n, struct errlis
             log_err("store", "%s: edit refused: %s", a->path, errs->msgs[i]);
         return r;
     }
+    for (size_t i = 0; i < errs->n; i++)
+        log_warn("store", "%s: %s", a->path, errs->msgs[i]);
     reloader_seen(a->rl, &st);
     app_install(a, s, 0);
     log_info("store", "%s: %zu edits committed in %.1f ms; generation %llu in service", a->path, n,
