@@ -872,9 +872,20 @@ static int m_commit_transaction(dispatch_t *d, struct session *ss, struct call *
     txn_free(t);
     ss->txn = NULL;
     if (r < 0) {
+        /* Not false: pdnsutil and the HTTP API ignore commitTransaction's answer and would
+         * report success. A reply without a result is an error pdns cannot ignore: the client
+         * fails (pdnsutil exits 1, the API answers an error, UPDATE gets SERVFAIL) and pdns
+         * starts this backend connection afresh. The reasons are in our log (the writer logs
+         * them); pdns drops the "log" of such a reply, which carries them anyway. */
         errbuf_set(c->err, r, "commitTransaction: nothing was changed: %s",
                    errs.n ? errs.msgs[0] : strerror(-r));
-        reply_false_errs(out, c->err->msg, &errs);
+        sbuf_puts(out, "{\"result\":null,\"log\":[");
+        put_log_str(out, c->err->msg);
+        for (size_t i = 1; i < errs.n && i < 20; i++) {
+            sbuf_putc(out, ',');
+            put_log_str(out, errs.msgs[i]);
+        }
+        sbuf_puts(out, "]}\n");
         errlist_free(&errs);
         return 1;
     }
