@@ -10,10 +10,13 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/dispatch.h"
+#include "backend/edit.h"
 #include "backend/rdata.h"
+#include "backend/storefmt.h"
 #include "common/sbuf.h"
 #include "tests/unit/helpers.h"
 
@@ -78,7 +81,10 @@ struct fx {
     /* the load hook's view */
     int load_calls;
     char load_path[256];
+    struct fake_writer *writer; /* transactions: see use_writer() */
 };
+
+static void free_writer(struct fake_writer *w);
 
 /* ---- fixture ------------------------------------------------------------------------------ */
 
@@ -123,7 +129,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    dispatch_session_end(f->d, &f->ss);
     dispatch_free(f->d);
+    free_writer(f->writer);
     store_free(f->example);
     store_free(f->nested);
     sbuf_free(&f->out);
@@ -156,7 +164,9 @@ static void check_reply_shape(const char *reply, size_t len)
     assert_true(json_object_is_type(obj, json_type_object));
     json_object *result = NULL, *log = NULL;
     assert_true(json_object_object_get_ex(obj, "result", &result));
-    assert_non_null(result);
+    /* null is a failed commit only: an error pdnsutil and the API cannot ignore */
+    if (!result)
+        assert_non_null(strstr(reply, "\"commitTransaction: nothing was changed: "));
     if (json_object_object_get_ex(obj, "log", &log)) {
         assert_true(json_object_is_type(log, json_type_array));
         for (size_t i = 0; i < json_object_array_length(log); i++)
@@ -936,6 +946,652 @@ static void test_dispatch_keeps_replies_valid_utf8_when_a_quoted_value_is_cut(vo
     assert_string_equal(call(f, req, -EINVAL), want);
 }
 
+/* ---- transactions ------------------------------------------------------------------------- */
+
+/* A writer that keeps the "file" in memory: read() gives a copy of the committed document,
+ * commit() applies the ops to a copy, builds the store from its canonical text and installs it,
+ * as main.c's writer does with the store file. */
+struct fake_writer {
+    dispatch_t *d;
+    json_object *doc; /* committed */
+    store_t *store;   /* built from doc, in service */
+    int reads, commits;
+    size_t last_nops;
+    int fail_read;   /* -errno: read() fails */
+    int fail_commit; /* -errno: commit() fails */
+};
+
+static json_object *parse_doc(const char *text)
+{
+    json_object *doc = json_tokener_parse(text);
+    assert_non_null(doc);
+    return doc;
+}
+
+static store_t *build_rendered(json_object *doc, struct errlist *errs)
+{
+    struct sbuf text = SBUF_INIT;
+    store_t *s = NULL;
+    storefmt_render(doc, &text);
+    if (store_build(sbuf_str(&text), text.len, &s, errs) < 0)
+        s = NULL;
+    sbuf_free(&text);
+    return s;
+}
+
+static int fake_read(void *opaque, json_object **doc, struct errlist *errs)
+{
+    struct fake_writer *w = opaque;
+    w->reads++;
+    if (w->fail_read) {
+        errlist_add(errs, "cannot open the store file (No such file or directory)");
+        return w->fail_read;
+    }
+    struct sbuf text = SBUF_INIT;
+    storefmt_render(w->doc, &text);
+    *doc = parse_doc(sbuf_str(&text));
+    sbuf_free(&text);
+    return 0;
+}
+
+static int fake_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+{
+    struct fake_writer *w = opaque;
+    struct errbuf err;
+    w->commits++;
+    w->last_nops = n;
+    if (w->fail_commit) {
+        errlist_add(errs, "cannot write '/x/store.json.tmp': No space left on device");
+        errlist_add(errs, "a second reason");
+        return w->fail_commit;
+    }
+    json_object *copy = NULL;
+    assert_int_equal(json_object_deep_copy(w->doc, &copy, NULL), 0);
+    int r = edit_apply(copy, ops, n, &err);
+    if (r < 0) {
+        errlist_add(errs, "%s", err.msg);
+        json_object_put(copy);
+        return r;
+    }
+    struct errlist why = ERRLIST_INIT;
+    store_t *s = build_rendered(copy, &why);
+    if (!s) {
+        errlist_add(errs, "not written, the store would not load after this edit: %s",
+                    why.n ? why.msgs[0] : "?");
+        for (size_t i = 1; i < why.n; i++)
+            errlist_add(errs, "%s", why.msgs[i]);
+        errlist_free(&why);
+        json_object_put(copy);
+        return -EINVAL;
+    }
+    json_object_put(w->doc);
+    w->doc = copy;
+    dispatch_set_store(w->d, s); /* in service before the old one goes */
+    store_free(w->store);
+    w->store = s;
+    return 0;
+}
+
+/* Puts a fake writer holding `json` behind f->d; the fixture's teardown frees it. */
+static struct fake_writer *use_writer(struct fx *f, const char *json)
+{
+    struct fake_writer *w = calloc(1, sizeof(*w));
+    w->d = f->d;
+    w->doc = parse_doc(json);
+    struct errlist errs = ERRLIST_INIT;
+    w->store = build_rendered(w->doc, &errs);
+    errlist_free(&errs);
+    assert_non_null(w->store);
+    dispatch_set_store(f->d, w->store);
+    struct dispatch_writer dw = {.read = fake_read, .commit = fake_commit, .opaque = w};
+    dispatch_set_writer(f->d, &dw);
+    f->writer = w;
+    return w;
+}
+
+static void free_writer(struct fake_writer *w)
+{
+    if (!w)
+        return;
+    json_object_put(w->doc);
+    store_free(w->store);
+    free(w);
+}
+
+static const char *call_in(struct fx *f, struct session *ss, const char *req, int want_rc)
+{
+    struct session keep = f->ss;
+    f->ss = *ss;
+    const char *reply = call(f, req, want_rc);
+    *ss = f->ss;
+    f->ss = keep;
+    return reply;
+}
+
+#define START_INCREMENTAL                                                                \
+    "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": \"example.com.\", " \
+    "\"domain_id\": -1, \"trxid\": 1700000000}}"
+#define START_WHOLE                                                                      \
+    "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": \"example.com.\", " \
+    "\"domain_id\": " EX_ID ", \"trxid\": 1700000000}}"
+#define COMMIT_REQ "{\"method\": \"commitTransaction\", \"parameters\": {\"trxid\": 1700000000}}"
+#define ABORT_REQ  "{\"method\": \"abortTransaction\", \"parameters\": {\"trxid\": 1700000000}}"
+#define TRUE_REPLY "{\"result\":true}\n"
+/* replaceRRSet as pdnsutil replace-rrset sends it: one record. */
+#define REPLACE_REQ(qname, qtype, content, ttl)                                                   \
+    "{\"method\": \"replaceRRSet\", \"parameters\": {\"domain_id\": " EX_ID                       \
+    ", \"qname\": \"" qname "\", \"qtype\": \"" qtype                                             \
+    "\", \"rrset\": [{\"auth\": true, \"content\": \"" content                                    \
+    "\", \"qclass\": 1, \"qname\": \"" qname "\", \"qtype\": \"" qtype "\", \"ttl\": " ttl "}], " \
+    "\"trxid\": 1700000000}}"
+#define FEED_REQ(qname, qtype, content, ttl)                                               \
+    "{\"method\": \"feedRecord\", \"parameters\": {\"rr\": {\"auth\": true, \"content\": " \
+    "\"" content "\", \"ordername\": null, \"qclass\": 1, \"qname\": \"" qname             \
+    "\", \"qtype\": \"" qtype "\", \"ttl\": " ttl "}, \"trxid\": 1700000000}}"
+#define NEW_WWW_FRAG \
+    "{\"qtype\":\"A\",\"qname\":\"www.example.com.\",\"content\":\"192.0.2.99\",\"ttl\":120}"
+
+/* The reply must be false with `nlines` log lines: the first equal to `first` and, unless `part`
+ * is NULL, a later one containing `part`. */
+static void expect_false_log(const char *reply, size_t nlines, const char *first, const char *part)
+{
+    json_object *o = json_tokener_parse(reply);
+    json_object *res = NULL, *log = NULL;
+    assert_non_null(o);
+    assert_true(json_object_object_get_ex(o, "result", &res));
+    assert_true(json_object_is_type(res, json_type_boolean));
+    assert_false(json_object_get_boolean(res));
+    assert_true(json_object_object_get_ex(o, "log", &log));
+    size_t n = json_object_array_length(log);
+    if (n != nlines)
+        print_error("wanted %zu log lines in %s", nlines, reply);
+    assert_int_equal(n, nlines);
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(log, 0)), first);
+    bool found = part == NULL;
+    for (size_t i = 1; i < n && !found; i++)
+        found = strstr(json_object_get_string(json_object_array_get_idx(log, i)), part) != NULL;
+    if (!found)
+        print_error("no log line after the first contains '%s' in %s", part, reply);
+    assert_true(found);
+    json_object_put(o);
+}
+
+static void test_dispatch_start_transaction_of_an_unknown_zone_answers_false(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    assert_string_equal(call(f,
+                             "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": "
+                             "\"example.org.\", \"domain_id\": -1, \"trxid\": 1700000000}}",
+                             -EINVAL),
+                        "{\"result\":false,\"log\":[\"startTransaction: zone 'example.org.' is "
+                        "not in the store\"]}\n");
+    assert_string_equal(f->err.msg, "startTransaction: zone 'example.org.' is not in the store");
+    assert_null(f->ss.txn);
+    /* A name inside a zone is not the zone. */
+    call(f,
+         "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": \"www.example.com.\", "
+         "\"domain_id\": -1, \"trxid\": 1}}",
+         -EINVAL);
+    assert_null(f->ss.txn);
+    assert_int_equal(w->reads + w->commits, 0);
+}
+
+static void test_dispatch_start_transaction_with_another_zones_id_answers_false(void **state)
+{
+    struct fx *f = *state;
+    use_writer(f, helpers_example_json);
+    assert_string_equal(call(f,
+                             "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": "
+                             "\"example.com.\", \"domain_id\": 5, \"trxid\": 1700000000}}",
+                             -EINVAL),
+                        "{\"result\":false,\"log\":[\"startTransaction: domain_id 5 is not the id "
+                        "of 'example.com.' (" EX_ID ")\"]}\n");
+    assert_null(f->ss.txn);
+    /* The zone's name in any case is the zone. */
+    expect_reply(f,
+                 "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": "
+                 "\"EXAMPLE.com.\", \"domain_id\": " EX_ID ", \"trxid\": 1700000000}}",
+                 TRUE_REPLY);
+    assert_non_null(f->ss.txn);
+}
+
+static void test_dispatch_start_transaction_rejects_bad_parameters(void **state)
+{
+    struct fx *f = *state;
+    use_writer(f, helpers_example_json);
+    expect_bad(f, "{\"method\": \"startTransaction\", \"parameters\": {\"domain_id\": -1}}",
+               "startTransaction: missing parameter 'domain'");
+    expect_bad(f,
+               "{\"method\": \"startTransaction\", \"parameters\": {\"domain\": \"example.com.\", "
+               "\"domain_id\": \"x\"}}",
+               "startTransaction: parameter 'domain_id' must be a whole number, got \"x\"");
+    assert_null(f->ss.txn);
+}
+
+static void test_dispatch_edits_without_a_transaction_answer_false(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    assert_string_equal(call(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), -EINVAL),
+                        "{\"result\":false,\"log\":[\"replaceRRSet: no transaction is open on "
+                        "this connection\"]}\n");
+    assert_string_equal(call(f, FEED_REQ("www.example.com.", "A", "192.0.2.99", "120"), -EINVAL),
+                        "{\"result\":false,\"log\":[\"feedRecord: no transaction is open on this "
+                        "connection\"]}\n");
+    assert_string_equal(call(f, COMMIT_REQ, -EINVAL),
+                        "{\"result\":false,\"log\":[\"commitTransaction: no transaction is open on "
+                        "this connection\"]}\n");
+    /* Nothing to roll back is fine. */
+    expect_reply(f, ABORT_REQ, TRUE_REPLY);
+    assert_int_equal(w->reads + w->commits, 0);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+}
+
+static void test_dispatch_feed_ents_is_accepted_only_in_a_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    static const char ents[] = "{\"method\": \"feedEnts\", \"parameters\": {\"domain_id\": " EX_ID
+                               ", \"nonterm\": [{\"nonterm\": \"x\", \"auth\": true}], \"trxid\": "
+                               "1700000000}}";
+    assert_string_equal(call(f, ents, -EINVAL), "{\"result\":false,\"log\":[\"feedEnts: no "
+                                                "transaction is open on this connection\"]}\n");
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, ents, TRUE_REPLY);
+    /* Empty non-terminals come from the names: nothing to commit. */
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->commits, 0);
+}
+
+static void test_dispatch_edits_without_a_writer_answer_false_naming_config(void **state)
+{
+    struct fx *f = *state;
+    static const char want[] = "{\"result\":false,\"log\":[\"edits are not possible: this backend "
+                               "has no store file to write (start it with --config FILE)\"]}\n";
+    assert_string_equal(call(f, START_INCREMENTAL, 0), want);
+    assert_null(f->ss.txn);
+    assert_string_equal(call(f,
+                             "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": "
+                             "\"ALLOW-DNSUPDATE-FROM\", \"name\": \"example.com.\", \"value\": "
+                             "[\"127.0.0.0/8\"]}}",
+                             0),
+                        want);
+    /* Removing the writer again. */
+    use_writer(f, helpers_example_json);
+    dispatch_set_writer(f->d, NULL);
+    assert_string_equal(call(f, START_WHOLE, 0), want);
+}
+
+static void test_dispatch_transaction_reads_its_own_writes(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    struct session other = {0};
+    char req[1024];
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
+    /* This session sees the edit (pdnsutil looks the RRset up again before committing)... */
+    expect_lookup(f, "A", "www.example.com.", EX_ID, "{\"result\":[" NEW_WWW_FRAG "]}\n");
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID,
+                  "{\"result\":[" NEW_WWW_FRAG "," WWW_AAAA_FRAG "]}\n");
+    /* ... another does not. */
+    assert_string_equal(
+        call_in(f, &other, lookup_req(req, sizeof(req), "A", "www.example.com.", EX_ID), 0),
+        "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    assert_int_equal(w->commits, 0);
+
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_null(f->ss.txn);
+    assert_int_equal(w->commits, 1);
+    assert_int_equal(w->last_nops, 1);
+    assert_string_equal(
+        call_in(f, &other, lookup_req(req, sizeof(req), "A", "www.example.com.", EX_ID), 0),
+        "{\"result\":[" NEW_WWW_FRAG "]}\n");
+    expect_lookup(f, "A", "www.example.com.", EX_ID, "{\"result\":[" NEW_WWW_FRAG "]}\n");
+    dispatch_session_end(f->d, &other);
+}
+
+static void test_dispatch_transaction_shows_its_serial_to_its_session_only(void **state)
+{
+    struct fx *f = *state;
+    use_writer(f, helpers_example_json);
+    struct session other = {0};
+    static const char info[] =
+        "{\"method\": \"getDomainInfo\", \"parameters\": {\"name\": \"example.com.\"}}";
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f,
+                 REPLACE_REQ("example.com.", "SOA",
+                             "ns1.example.com hostmaster.example.com 2024010102 7200 3600 "
+                             "1209600 300",
+                             "3600"),
+                 TRUE_REPLY);
+    expect_reply(f, info,
+                 "{\"result\":{\"id\":" EX_ID ",\"zone\":\"example.com.\",\"kind\":\"native\","
+                 "\"serial\":2024010102}}\n");
+    assert_string_equal(call_in(f, &other, info, 0),
+                        "{\"result\":{\"id\":" EX_ID ",\"zone\":\"example.com.\",\"kind\":"
+                        "\"native\",\"serial\":2024010101}}\n");
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_string_equal(call_in(f, &other, info, 0),
+                        "{\"result\":{\"id\":" EX_ID ",\"zone\":\"example.com.\",\"kind\":"
+                        "\"native\",\"serial\":2024010102}}\n");
+    dispatch_session_end(f->d, &other);
+}
+
+static void test_dispatch_abort_transaction_discards_the_edits(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
+    expect_lookup(f, "A", "www.example.com.", EX_ID, "{\"result\":[" NEW_WWW_FRAG "]}\n");
+    expect_reply(f, ABORT_REQ, TRUE_REPLY);
+    assert_null(f->ss.txn);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    /* Nothing left to commit. */
+    call(f, COMMIT_REQ, -EINVAL);
+    assert_int_equal(w->commits, 0);
+}
+
+static void test_dispatch_session_end_discards_the_edits(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, FEED_REQ("new.example.com.", "A", "192.0.2.77", "300"), TRUE_REPLY);
+    assert_non_null(f->ss.txn);
+    dispatch_session_end(f->d, &f->ss);
+    assert_null(f->ss.txn);
+    dispatch_session_end(f->d, &f->ss); /* twice is fine */
+    expect_lookup(f, "ANY", "new.example.com.", EX_ID, EMPTY_REPLY);
+    assert_int_equal(w->commits, 0);
+}
+
+static void test_dispatch_a_second_start_transaction_drops_the_first(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, FEED_REQ("new.example.com.", "A", "192.0.2.77", "300"), TRUE_REPLY);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_lookup(f, "ANY", "new.example.com.", EX_ID, EMPTY_REPLY);
+    /* An empty transaction commits without writing. */
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->commits, 0);
+}
+
+static void test_dispatch_commit_with_a_failing_writer_answers_null_with_the_reasons(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    w->fail_commit = -ENOSPC;
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
+    assert_string_equal(call(f, COMMIT_REQ, -EINVAL),
+                        "{\"result\":null,\"log\":[\"commitTransaction: nothing was changed: "
+                        "cannot write '/x/store.json.tmp': No space left on device\",\"a second "
+                        "reason\"]}\n");
+    assert_string_equal(f->err.msg, "commitTransaction: nothing was changed: cannot write "
+                                    "'/x/store.json.tmp': No space left on device");
+    assert_int_equal(w->commits, 1);
+    /* The transaction is over, the store unchanged. */
+    assert_null(f->ss.txn);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+}
+
+static void test_dispatch_commit_of_a_store_that_would_not_load_answers_null(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    /* A CNAME next to the A records: the session's view cannot be built, so it answers from
+     * the committed store; the commit checks the end result. */
+    expect_reply(f, REPLACE_REQ("www.example.com.", "CNAME", "mail.example.com", "3600"),
+                 TRUE_REPLY);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    const char *reply = call(f, COMMIT_REQ, -EINVAL);
+    assert_non_null(strstr(reply, "{\"result\":null,\"log\":[\"commitTransaction: nothing was "
+                                  "changed: not written, the store would not load after this "
+                                  "edit: zones[\\\"example.com.\\\"].records[\\\"www\\\"]: "
+                                  "a CNAME must be the only record"));
+    assert_int_equal(w->commits, 1);
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "," WWW_AAAA_FRAG "]}\n");
+}
+
+static void test_dispatch_cname_replacing_an_a_rrset_in_two_edits_commits(void **state)
+{
+    struct fx *f = *state;
+    use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "CNAME", "mail.example.com", "3600"),
+                 TRUE_REPLY);
+    expect_reply(f,
+                 "{\"method\": \"replaceRRSet\", \"parameters\": {\"domain_id\": " EX_ID
+                 ", \"qname\": \"www.example.com.\", \"qtype\": \"A\", \"rrset\": [], \"trxid\": "
+                 "1700000000}}",
+                 TRUE_REPLY);
+    expect_reply(f,
+                 "{\"method\": \"replaceRRSet\", \"parameters\": {\"domain_id\": " EX_ID
+                 ", \"qname\": \"www.example.com.\", \"qtype\": \"AAAA\", \"rrset\": [], "
+                 "\"trxid\": 1700000000}}",
+                 TRUE_REPLY);
+    /* Valid again: the session sees the CNAME. */
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID,
+                  "{\"result\":[{\"qtype\":\"CNAME\",\"qname\":\"www.example.com.\",\"content\":"
+                  "\"mail.example.com\",\"ttl\":3600}]}\n");
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID,
+                  "{\"result\":[{\"qtype\":\"CNAME\",\"qname\":\"www.example.com.\",\"content\":"
+                  "\"mail.example.com\",\"ttl\":3600}]}\n");
+}
+
+static void test_dispatch_bad_edit_parameters_leave_the_transaction_open(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_bad(f, REPLACE_REQ("www.example.org.", "A", "192.0.2.99", "120"),
+               "replaceRRSet: 'www.example.org.' is not inside zone 'example.com.'");
+    expect_bad(f, FEED_REQ("www.example.com.", "A", "192.0.2.300", "120"),
+               "feedRecord: www.example.com. A: '192.0.2.300' is not an IPv4 address");
+    assert_non_null(f->ss.txn);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->last_nops, 1);
+    expect_lookup(f, "A", "www.example.com.", EX_ID, "{\"result\":[" NEW_WWW_FRAG "]}\n");
+}
+
+static void test_dispatch_an_edit_the_writer_cannot_read_for_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    w->fail_read = -ENOENT;
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    const char *reply = call(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), -EINVAL);
+    expect_false_log(reply, 1,
+                     "replaceRRSet: cannot open the store file (No such file or directory)", NULL);
+    /* Not kept: the transaction goes on without it. */
+    w->fail_read = 0;
+    expect_reply(f, FEED_REQ("new.example.com.", "A", "192.0.2.77", "3600"), TRUE_REPLY);
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->last_nops, 1);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    expect_lookup(f, "A", "new.example.com.", EX_ID,
+                  "{\"result\":[{\"qtype\":\"A\",\"qname\":\"new.example.com.\",\"content\":"
+                  "\"192.0.2.77\",\"ttl\":3600}]}\n");
+}
+
+static void test_dispatch_whole_zone_transaction_replaces_the_zone(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    struct session other = {0};
+    char req[1024];
+    expect_reply(f, START_WHOLE, TRUE_REPLY);
+    /* The session sees the zone emptied. */
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID, EMPTY_REPLY);
+    expect_reply(f,
+                 FEED_REQ("example.com.", "SOA",
+                          "ns1.example.com hostmaster.example.com 7 3600 600 86400 60", "3600"),
+                 TRUE_REPLY);
+    expect_reply(f, FEED_REQ("example.com.", "NS", "ns1.example.com", "3600"), TRUE_REPLY);
+    expect_reply(f, FEED_REQ("ns1.example.com.", "A", "192.0.2.53", "3600"), TRUE_REPLY);
+    expect_reply(f, FEED_REQ("web.example.com.", "A", "192.0.2.80", "300"), TRUE_REPLY);
+    /* Others still see the old zone. */
+    assert_string_equal(
+        call_in(f, &other, lookup_req(req, sizeof(req), "A", "www.example.com.", EX_ID), 0),
+        "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->last_nops, 5); /* the clear and four records */
+    assert_string_equal(
+        call_in(f, &other,
+                "{\"method\": \"list\", \"parameters\": {\"domain_id\": " EX_ID
+                ", \"include_disabled\": false, \"zonename\": \"example.com.\"}}",
+                0),
+        "{\"result\":[{\"qtype\":\"SOA\",\"qname\":\"example.com.\",\"content\":\"ns1.example.com."
+        " hostmaster.example.com. 7 3600 600 86400 60\",\"ttl\":3600,\"domain_id\":" EX_ID "},"
+        "{\"qtype\":\"NS\",\"qname\":\"example.com.\",\"content\":\"ns1.example.com\",\"ttl\":"
+        "3600},"
+        "{\"qtype\":\"A\",\"qname\":\"ns1.example.com.\",\"content\":\"192.0.2.53\",\"ttl\":3600},"
+        "{\"qtype\":\"A\",\"qname\":\"web.example.com.\",\"content\":\"192.0.2.80\",\"ttl\":300}]}"
+        "\n");
+    dispatch_session_end(f->d, &other);
+}
+
+static void test_dispatch_clear_zone_commits_an_empty_zone(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    /* pdnsutil clear-zone: a whole-zone transaction with no records. */
+    expect_reply(f, START_WHOLE, TRUE_REPLY);
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->commits, 1);
+    assert_int_equal(w->last_nops, 1);
+    expect_lookup(f, "ANY", "www.example.com.", EX_ID, EMPTY_REPLY);
+    expect_reply(f, "{\"method\": \"list\", \"parameters\": {\"domain_id\": " EX_ID "}}",
+                 EMPTY_REPLY);
+}
+
+static void test_dispatch_set_domain_metadata_commits_at_once(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    static const char get[] = "{\"method\": \"getDomainMetadata\", \"parameters\": {\"kind\": "
+                              "\"ALLOW-DNSUPDATE-FROM\", \"name\": \"example.com.\"}}";
+    expect_reply(f,
+                 "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": "
+                 "\"ALLOW-DNSUPDATE-FROM\", \"name\": \"example.com.\", \"value\": "
+                 "[\"127.0.0.0/8\", \"::1\"]}}",
+                 TRUE_REPLY);
+    assert_int_equal(w->commits, 1);
+    assert_int_equal(w->last_nops, 1);
+    assert_null(f->ss.txn);
+    expect_reply(f, get, "{\"result\":[\"127.0.0.0/8\",\"::1\"]}\n");
+    /* An empty value deletes the kind. */
+    expect_reply(f,
+                 "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": "
+                 "\"allow-dnsupdate-from\", \"name\": \"example.com.\", \"value\": []}}",
+                 TRUE_REPLY);
+    expect_reply(f, get, EMPTY_REPLY);
+    expect_reply(f,
+                 "{\"method\": \"getAllDomainMetadata\", \"parameters\": {\"name\": "
+                 "\"example.com.\"}}",
+                 "{\"result\":{}}\n");
+}
+
+static void test_dispatch_set_domain_metadata_reports_failures(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    const char *reply = call(f,
+                             "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": "
+                             "\"X\", \"name\": \"example.org.\", \"value\": [\"1\"]}}",
+                             -EINVAL);
+    expect_false_log(reply, 1,
+                     "setDomainMetadata: nothing was changed: zone 'example.org.' is not in the "
+                     "store",
+                     NULL);
+    expect_bad(f,
+               "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": \"A B\", \"name\": "
+               "\"example.com.\", \"value\": []}}",
+               "setDomainMetadata: kind 'A B' is not a metadata kind (letters, digits, '-', '_')");
+    w->fail_commit = -EIO;
+    reply = call(f,
+                 "{\"method\": \"setDomainMetadata\", \"parameters\": {\"kind\": \"X\", \"name\": "
+                 "\"example.com.\", \"value\": [\"1\"]}}",
+                 -EINVAL);
+    expect_false_log(reply, 2,
+                     "setDomainMetadata: nothing was changed: cannot write "
+                     "'/x/store.json.tmp': No space left on device",
+                     "a second reason");
+}
+
+#define POOL_STORE                                                                                \
+    "{\"checks\": {\"web-health\": {\"type\": \"http\", \"port\": 8081, \"path\": \"/health\"}}," \
+    " \"pools\": {\"web\": {\"policy\": \"failover\", \"check\": \"web-health\", \"members\": ["  \
+    "{\"name\": \"web1\", \"address\": \"192.0.2.11\", \"tier\": 1},"                             \
+    " {\"name\": \"web2\", \"address\": \"192.0.2.12\", \"tier\": 2}]}},"                         \
+    " \"zones\": {\"example.com.\": {\"records\": {"                                              \
+    "\"@\": [{\"type\": \"SOA\", \"content\": \"ns1 hostmaster 1 7200 3600 1209600 300\"},"       \
+    " {\"type\": \"NS\", \"content\": \"ns1\"}],"                                                 \
+    " \"ns1\": [{\"type\": \"A\", \"content\": \"192.0.2.53\"}],"                                 \
+    " \"www\": [{\"type\": \"A\", \"pool\": \"web\", \"ttl\": 5}]}}}}"
+#define POOL_MSG                                                                               \
+    "www.example.com. A is answered by pool 'web' and cannot be changed through pdns; change " \
+    "it in the store file (pool records stay pools)"
+
+static void test_dispatch_a_refused_pool_edit_leaves_the_transaction_usable(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, POOL_STORE);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    const char *reply = call(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "60"), -EINVAL);
+    expect_false_log(reply, 1, "replaceRRSet: " POOL_MSG, NULL);
+    assert_string_equal(f->err.msg, "replaceRRSet: " POOL_MSG);
+    reply = call(f, FEED_REQ("www.example.com.", "A", "192.0.2.11", "5"), -EINVAL);
+    expect_false_log(reply, 1, "feedRecord: " POOL_MSG, NULL);
+    assert_non_null(f->ss.txn);
+    /* A TXT record next to the pool is fine. */
+    expect_reply(f, REPLACE_REQ("www.example.com.", "TXT", "\\\"web\\\"", "3600"), TRUE_REPLY);
+    expect_lookup(f, "TXT", "www.example.com.", EX_ID,
+                  "{\"result\":[{\"qtype\":\"TXT\",\"qname\":\"www.example.com.\",\"content\":"
+                  "\"\\\"web\\\"\",\"ttl\":3600,\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}]}\n");
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    assert_int_equal(w->last_nops, 1);
+    const struct store_node *n = helpers_find(w->store, "www.example.com.", 0);
+    assert_non_null(n);
+    assert_int_equal(n->nrr, 2);
+    assert_true(n->dynamic);
+}
+
+static void test_dispatch_whole_zone_load_keeps_pool_records(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, POOL_STORE);
+    /* pdnsutil load-zone of an export: the pool's answer comes back as plain A records. */
+    expect_reply(f, START_WHOLE, TRUE_REPLY);
+    expect_reply(f,
+                 FEED_REQ("example.com.", "SOA",
+                          "ns1.example.com hostmaster.example.com 2 7200 3600 1209600 300", "3600"),
+                 TRUE_REPLY);
+    expect_reply(f, FEED_REQ("example.com.", "NS", "ns1.example.com", "3600"), TRUE_REPLY);
+    expect_reply(f, FEED_REQ("ns1.example.com.", "A", "192.0.2.53", "3600"), TRUE_REPLY);
+    expect_reply(f, FEED_REQ("www.example.com.", "A", "192.0.2.11", "5"), TRUE_REPLY);
+    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
+    const struct store_node *n = helpers_find(w->store, "www.example.com.", 0);
+    assert_non_null(n);
+    assert_int_equal(n->nrr, 1);
+    assert_non_null(n->rrs[0].pool);
+    assert_int_equal(helpers_zone(w->store, "example.com.")->serial, 2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -990,6 +1646,28 @@ int main(void)
         T(test_dispatch_counts_every_request_in_the_session),
         T(test_dispatch_every_reply_is_exactly_one_line),
         T(test_dispatch_keeps_replies_valid_utf8_when_a_quoted_value_is_cut),
+        T(test_dispatch_start_transaction_of_an_unknown_zone_answers_false),
+        T(test_dispatch_start_transaction_with_another_zones_id_answers_false),
+        T(test_dispatch_start_transaction_rejects_bad_parameters),
+        T(test_dispatch_edits_without_a_transaction_answer_false),
+        T(test_dispatch_feed_ents_is_accepted_only_in_a_transaction),
+        T(test_dispatch_edits_without_a_writer_answer_false_naming_config),
+        T(test_dispatch_transaction_reads_its_own_writes),
+        T(test_dispatch_transaction_shows_its_serial_to_its_session_only),
+        T(test_dispatch_abort_transaction_discards_the_edits),
+        T(test_dispatch_session_end_discards_the_edits),
+        T(test_dispatch_a_second_start_transaction_drops_the_first),
+        T(test_dispatch_commit_with_a_failing_writer_answers_null_with_the_reasons),
+        T(test_dispatch_commit_of_a_store_that_would_not_load_answers_null),
+        T(test_dispatch_cname_replacing_an_a_rrset_in_two_edits_commits),
+        T(test_dispatch_bad_edit_parameters_leave_the_transaction_open),
+        T(test_dispatch_an_edit_the_writer_cannot_read_for_is_refused),
+        T(test_dispatch_whole_zone_transaction_replaces_the_zone),
+        T(test_dispatch_clear_zone_commits_an_empty_zone),
+        T(test_dispatch_set_domain_metadata_commits_at_once),
+        T(test_dispatch_set_domain_metadata_reports_failures),
+        T(test_dispatch_a_refused_pool_edit_leaves_the_transaction_usable),
+        T(test_dispatch_whole_zone_load_keeps_pool_records),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }
