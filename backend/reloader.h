@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Store reloads off the answering path: a thread that rebuilds the store when its file changes
- * (checked every RELOADER_POLL_MS), or when asked (SIGHUP, the reload command), and leaves the new store
- * for the answering thread to swap in between requests. A file that does not load is logged in
- * full and the store being served stays. Part of the I/O shell (it reads files and clocks). */
+ * (checked every RELOADER_POLL_MS), or when asked (SIGHUP, the reload command), and leaves the new
+ * store for the answering thread to swap in between requests. A file that does not load is logged
+ * in full and the store being served stays. Part of the I/O shell (it reads files and clocks). */
 #pragma once
 
 #include <stdbool.h>
