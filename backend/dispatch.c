@@ -44,6 +44,7 @@ struct dispatch {
     dispatch_load_fn load;
     void *opaque;
     struct dispatch_writer writer;
+    bool async;
     void (*freshen)(void *opaque);
     void *freshen_opaque;
 };
@@ -60,6 +61,7 @@ struct txn {
     size_t applied;
     store_t *view; /* built from doc; NULL: not built since the last edit */
     bool view_failed;
+    char *refused; /* why an edit of it was refused: then it cannot commit */
 };
 
 static void txn_free(struct txn *t)
@@ -71,6 +73,7 @@ static void txn_free(struct txn *t)
     free(t->ops);
     json_object_put(t->doc);
     store_free(t->view);
+    free(t->refused);
     free(t->zone);
     free(t);
 }
@@ -95,11 +98,15 @@ static void freshen(dispatch_t *d)
         d->freshen(d->freshen_opaque);
 }
 
+static void job_free(struct dispatch_job *j);
+
 void dispatch_session_end(dispatch_t *d, struct session *ss)
 {
     (void)d;
     txn_free(ss->txn);
     ss->txn = NULL;
+    job_free(ss->job);
+    ss->job = NULL;
 }
 
 dispatch_t *dispatch_new(dispatch_load_fn load, void *opaque)
@@ -398,6 +405,101 @@ static void reply_false_errs(struct sbuf *out, const char *what, const struct er
         put_log_str(out, errs->msgs[i]);
     }
     sbuf_puts(out, "]}\n");
+}
+
+/* A commit, from the request that asked for it to its reply. */
+struct dispatch_job {
+    dispatch_t *d;
+    const char *method; /* commitTransaction or setDomainMetadata */
+    struct edit_op *ops;
+    size_t nops;
+    int r;
+    struct dispatch_commit res;
+    struct errlist errs;
+};
+
+static void job_free(struct dispatch_job *j)
+{
+    if (!j)
+        return;
+    for (size_t i = 0; i < j->nops; i++)
+        edit_op_clear(&j->ops[i]);
+    free(j->ops);
+    store_free(j->res.store);
+    free(j->res.extra);
+    errlist_free(&j->errs);
+    free(j);
+}
+
+void dispatch_set_async(dispatch_t *d, bool on)
+{
+    d->async = on;
+}
+
+void dispatch_job_run(struct session *ss)
+{
+    struct dispatch_job *j = ss->job;
+    if (j->r == 0 && j->nops)
+        j->r = j->d->writer.commit(j->d->writer.opaque, j->ops, j->nops, &j->res, &j->errs);
+}
+
+/* A failed commit of a transaction answers null, not false: pdnsutil and the HTTP API ignore
+ * commitTransaction's answer and would report success. A reply without a result is an error
+ * pdns cannot ignore: the client fails (pdnsutil exits 1, the API answers an error, UPDATE gets
+ * SERVFAIL) and pdns starts this backend connection afresh. The reasons are in our log; pdns
+ * drops the "log" of such a reply, which carries them anyway. setDomainMetadata's false is
+ * heeded by every client. */
+int dispatch_job_finish(dispatch_t *d, struct session *ss, struct sbuf *out, struct errbuf *err)
+{
+    struct dispatch_job *j = ss->job;
+    int r = j->r;
+    ss->job = NULL;
+    if (r == 0) {
+        if (j->res.store) {
+            d->writer.install(d->writer.opaque, &j->res); /* takes the store */
+            j->res.store = NULL;
+        }
+        reply_true(out);
+    } else {
+        errbuf_set(err, r, "%s: nothing was changed: %s", j->method,
+                   j->errs.n ? j->errs.msgs[0] : strerror(-r));
+        bool commit = strcmp(j->method, "commitTransaction") == 0;
+        sbuf_puts(out, commit ? "{\"result\":null,\"log\":[" : "{\"result\":false,\"log\":[");
+        put_log_str(out, err->msg);
+        for (size_t i = 1; i < j->errs.n && i < 20; i++) {
+            sbuf_putc(out, ',');
+            put_log_str(out, j->errs.msgs[i]);
+        }
+        sbuf_puts(out, "]}\n");
+    }
+    job_free(j);
+    return r;
+}
+
+/* Hands ops (taken) to a commit: in async mode it runs later (DISPATCH_DEFERRED); otherwise now,
+ * with the reply appended. r < 0 is a failure decided already (nothing to run). */
+static int start_job(dispatch_t *d,
+                     struct session *ss,
+                     struct call *c,
+                     struct edit_op *ops,
+                     size_t nops,
+                     int r,
+                     struct errlist *errs,
+                     struct sbuf *out)
+{
+    struct dispatch_job *j = xcalloc(1, sizeof(*j));
+    j->d = d;
+    j->method = c->method;
+    j->ops = ops;
+    j->nops = nops;
+    j->r = r;
+    j->errs = *errs;
+    *errs = (struct errlist)ERRLIST_INIT;
+    ss->job = j;
+    if (d->async && r == 0 && nops)
+        return 2; /* DISPATCH_DEFERRED, through handle() */
+    dispatch_job_run(ss);
+    return dispatch_job_finish(d, ss, out, c->err) < 0 ? 1 : 0;
 }
 
 /* ---- methods ------------------------------------------------------------------------------ */
@@ -816,6 +918,8 @@ add_edit(dispatch_t *d, struct session *ss, struct call *c, struct edit_op *op, 
         errbuf_set(c->err, r, "%s: %s", c->method, errs.n ? errs.msgs[0] : "failed");
         reply_false_errs(out, c->err->msg, &errs);
         errlist_free(&errs);
+        if (!t->refused)
+            t->refused = xstrdup(c->err->msg);
         return 1;
     }
     errlist_free(&errs);
@@ -832,13 +936,22 @@ static bool in_transaction(struct session *ss, struct call *c, struct sbuf *out)
     return false;
 }
 
+/* pdns goes on after a refused edit in some flows (pdnsutil delete-rrset, DNS UPDATE): the
+ * transaction must then not commit the rest as if it were whole. */
+static int refuse(struct session *ss, struct call *c)
+{
+    if (!ss->txn->refused)
+        ss->txn->refused = xstrdup(c->err->msg);
+    return -EINVAL;
+}
+
 static int m_replace_rrset(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
     struct edit_op op;
     if (!in_transaction(ss, c, out))
         return 1;
     if (edit_op_replace(c->params, ss->txn->zone, &op, c->err) < 0)
-        return -EINVAL;
+        return refuse(ss, c);
     return add_edit(d, ss, c, &op, out);
 }
 
@@ -848,7 +961,7 @@ static int m_feed_record(dispatch_t *d, struct session *ss, struct call *c, stru
     if (!in_transaction(ss, c, out))
         return 1;
     if (edit_op_feed(c->params, ss->txn->zone, ss->txn->whole, &op, c->err) < 0)
-        return -EINVAL;
+        return refuse(ss, c);
     return add_edit(d, ss, c, &op, out);
 }
 
@@ -868,30 +981,20 @@ static int m_commit_transaction(dispatch_t *d, struct session *ss, struct call *
         return 1;
     struct txn *t = ss->txn;
     struct errlist errs = ERRLIST_INIT;
-    int r = t->nops ? d->writer.commit(d->writer.opaque, t->ops, t->nops, &errs) : 0;
+    int r = 0;
+    if (t->refused) {
+        /* pdns goes on after a refused edit in some flows (pdnsutil delete-rrset, DNS UPDATE):
+         * the rest must not land as if the transaction were whole */
+        errlist_add(&errs, "an edit of this transaction was refused (%s)", t->refused);
+        r = -EINVAL;
+    }
+    struct edit_op *ops = t->ops;
+    size_t nops = t->nops;
+    t->ops = NULL; /* the job's now */
+    t->nops = 0;
     txn_free(t);
     ss->txn = NULL;
-    if (r < 0) {
-        /* Not false: pdnsutil and the HTTP API ignore commitTransaction's answer and would
-         * report success. A reply without a result is an error pdns cannot ignore: the client
-         * fails (pdnsutil exits 1, the API answers an error, UPDATE gets SERVFAIL) and pdns
-         * starts this backend connection afresh. The reasons are in our log (the writer logs
-         * them); pdns drops the "log" of such a reply, which carries them anyway. */
-        errbuf_set(c->err, r, "commitTransaction: nothing was changed: %s",
-                   errs.n ? errs.msgs[0] : strerror(-r));
-        sbuf_puts(out, "{\"result\":null,\"log\":[");
-        put_log_str(out, c->err->msg);
-        for (size_t i = 1; i < errs.n && i < 20; i++) {
-            sbuf_putc(out, ',');
-            put_log_str(out, errs.msgs[i]);
-        }
-        sbuf_puts(out, "]}\n");
-        errlist_free(&errs);
-        return 1;
-    }
-    errlist_free(&errs);
-    reply_true(out);
-    return 0;
+    return start_job(d, ss, c, ops, nops, r, &errs, out);
 }
 
 static int m_abort_transaction(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
@@ -905,27 +1008,17 @@ static int m_abort_transaction(dispatch_t *d, struct session *ss, struct call *c
 static int
 m_set_domain_metadata(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
-    (void)ss;
     struct edit_op op;
+    struct errlist errs = ERRLIST_INIT;
     if (edit_op_meta(c->params, &op, c->err) < 0)
         return -EINVAL;
     if (!writable(d, out)) {
         edit_op_clear(&op);
         return 0;
     }
-    struct errlist errs = ERRLIST_INIT;
-    int r = d->writer.commit(d->writer.opaque, &op, 1, &errs);
-    edit_op_clear(&op);
-    if (r < 0) {
-        errbuf_set(c->err, r, "setDomainMetadata: nothing was changed: %s",
-                   errs.n ? errs.msgs[0] : strerror(-r));
-        reply_false_errs(out, c->err->msg, &errs);
-        errlist_free(&errs);
-        return 1;
-    }
-    errlist_free(&errs);
-    reply_true(out);
-    return 0;
+    struct edit_op *ops = xmalloc(sizeof(*ops));
+    ops[0] = op;
+    return start_job(d, ss, c, ops, 1, 0, &errs, out);
 }
 
 typedef int (*method_fn)(dispatch_t *, struct session *, struct call *, struct sbuf *);
@@ -1015,6 +1108,10 @@ static int handle(dispatch_t *d,
         *counted = metrics_method_of(methods[i].name);
         r = methods[i].fn(d, ss, &c, out);
         json_object_put(empty);
+        if (r == 2) { /* a commit for the caller to run: no reply yet */
+            r = DISPATCH_DEFERRED;
+            goto done;
+        }
         if (r > 0) { /* the method wrote its own failure reply */
             r = -EINVAL;
             goto done;

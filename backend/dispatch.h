@@ -16,6 +16,7 @@
 typedef struct dispatch dispatch_t;
 
 struct txn;
+struct dispatch_job;
 
 /* What a connection (unix) or a co-process (pipe) carries between requests. pdns's trxid is
  * time(NULL) and not unique, so a transaction belongs to its session; dispatch_session_end()
@@ -23,7 +24,8 @@ struct txn;
 struct session {
     bool initialized;
     unsigned long requests;
-    struct txn *txn; /* the open transaction, or NULL */
+    struct txn *txn;          /* the open transaction, or NULL */
+    struct dispatch_job *job; /* a commit handed out by dispatch_request() (DISPATCH_DEFERRED) */
 };
 
 /* Called for the "config" option of initialize (a pipe co-process started without --config).
@@ -55,26 +57,52 @@ void dispatch_on_stale(dispatch_t *d, dispatch_stale_fn fn, void *opaque);
 
 /* Where edits go (transactions, setDomainMetadata). Without a writer, edits answer false with a
  * log line saying why. `read` gives the store document as committed now (for a transaction's
- * view of its own edits); `commit` applies ops durably and puts the result in service before it
- * returns. Both return 0 or -errno with reasons in errs. */
+ * view of its own edits). `commit` applies ops durably and leaves the new store in res; it may
+ * run on another thread (see dispatch_set_async()) and touches nothing the answering thread
+ * uses. `install` then puts res->store in service (taking it), on the answering thread. read
+ * and commit return 0 or -errno with reasons in errs (a successful commit may leave warnings
+ * there). */
 struct json_object;
 struct edit_op;
+struct dispatch_commit {
+    store_t *store;
+    void *extra; /* the writer's own (e.g. the identity of the file written) */
+};
 struct dispatch_writer {
     int (*read)(void *opaque, struct json_object **doc, struct errlist *errs);
-    int (*commit)(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs);
+    int (*commit)(void *opaque,
+                  struct edit_op *ops,
+                  size_t n,
+                  struct dispatch_commit *res,
+                  struct errlist *errs);
+    void (*install)(void *opaque, struct dispatch_commit *res);
     void *opaque;
 };
 void dispatch_set_writer(dispatch_t *d, const struct dispatch_writer *w);
+
+/* Asynchronous commits (the unix event loop): commitTransaction and setDomainMetadata then make
+ * dispatch_request() return DISPATCH_DEFERRED without a reply, leaving the commit in ss->job.
+ * The caller runs dispatch_job_run(ss) on another thread (the session's connection reads
+ * nothing meanwhile), then dispatch_job_finish() on the answering thread, which installs the
+ * new store and appends the reply. A commit takes milliseconds to seconds (the lock, the
+ * rewrite, fsync): no other connection should wait for it. */
+#define DISPATCH_DEFERRED 1
+void dispatch_set_async(dispatch_t *d, bool on);
+void dispatch_job_run(struct session *ss);
+/* Returns 0, or -errno with the reason in err (the reply says it too), for the caller's log. */
+int dispatch_job_finish(dispatch_t *d, struct session *ss, struct sbuf *out, struct errbuf *err);
 /* Called before answering getAllDomains, and before giving up on a zone name nobody knows: the
  * store file may have changed in the last second (a zone added), and pdns caches the zone list
  * for minutes. NULL: none. */
 void dispatch_set_freshen(dispatch_t *d, void (*fn)(void *opaque), void *opaque);
-/* The session is over (EOF, disconnect): an open transaction is rolled back. */
+/* The session is over (EOF, disconnect): an open transaction is rolled back, a finished job's
+ * result dropped (not while dispatch_job_run() runs). */
 void dispatch_session_end(dispatch_t *d, struct session *ss);
 
 /* Handles one request (len bytes, without the newline) and appends exactly one reply line,
  * ending in '\n', to out. Returns 0, or -EINVAL for a malformed request, with the reason in err
- * (the reply then is {"result":false,"log":[reason]}), so the caller can log it. */
+ * (the reply then is {"result":false,"log":[reason]}), so the caller can log it; or, in async
+ * mode, DISPATCH_DEFERRED with no reply (see dispatch_set_async()). */
 int dispatch_request(dispatch_t *d,
                      struct session *ss,
                      const char *line,

@@ -955,7 +955,7 @@ struct fake_writer {
     dispatch_t *d;
     json_object *doc; /* committed */
     store_t *store;   /* built from doc, in service */
-    int reads, commits;
+    int reads, commits, installs;
     size_t last_nops;
     int fail_read;   /* -errno: read() fails */
     int fail_commit; /* -errno: commit() fails */
@@ -994,7 +994,8 @@ static int fake_read(void *opaque, json_object **doc, struct errlist *errs)
     return 0;
 }
 
-static int fake_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+static int fake_commit(
+    void *opaque, struct edit_op *ops, size_t n, struct dispatch_commit *res, struct errlist *errs)
 {
     struct fake_writer *w = opaque;
     struct errbuf err;
@@ -1026,10 +1027,18 @@ static int fake_commit(void *opaque, struct edit_op *ops, size_t n, struct errli
     }
     json_object_put(w->doc);
     w->doc = copy;
-    dispatch_set_store(w->d, s); /* in service before the old one goes */
-    store_free(w->store);
-    w->store = s;
+    res->store = s;
     return 0;
+}
+
+static void fake_install(void *opaque, struct dispatch_commit *res)
+{
+    struct fake_writer *w = opaque;
+    w->installs++;
+    dispatch_set_store(w->d, res->store); /* in service before the old one goes */
+    store_free(w->store);
+    w->store = res->store;
+    res->store = NULL;
 }
 
 /* Puts a fake writer holding `json` behind f->d; the fixture's teardown frees it. */
@@ -1043,7 +1052,8 @@ static struct fake_writer *use_writer(struct fx *f, const char *json)
     errlist_free(&errs);
     assert_non_null(w->store);
     dispatch_set_store(f->d, w->store);
-    struct dispatch_writer dw = {.read = fake_read, .commit = fake_commit, .opaque = w};
+    struct dispatch_writer dw = {
+        .read = fake_read, .commit = fake_commit, .install = fake_install, .opaque = w};
     dispatch_set_writer(f->d, &dw);
     f->writer = w;
     return w;
@@ -1391,7 +1401,8 @@ static void test_dispatch_cname_replacing_an_a_rrset_in_two_edits_commits(void *
                   "\"mail.example.com\",\"ttl\":3600}]}\n");
 }
 
-static void test_dispatch_bad_edit_parameters_leave_the_transaction_open(void **state)
+static void
+test_dispatch_bad_edit_parameters_leave_the_transaction_open_but_uncommittable(void **state)
 {
     struct fx *f = *state;
     struct fake_writer *w = use_writer(f, helpers_example_json);
@@ -1402,9 +1413,17 @@ static void test_dispatch_bad_edit_parameters_leave_the_transaction_open(void **
                "feedRecord: www.example.com. A: '192.0.2.300' is not an IPv4 address");
     assert_non_null(f->ss.txn);
     expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
-    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
-    assert_int_equal(w->last_nops, 1);
     expect_lookup(f, "A", "www.example.com.", EX_ID, "{\"result\":[" NEW_WWW_FRAG "]}\n");
+    /* pdns may go on after a refused edit (pdnsutil delete-rrset, DNS UPDATE): the rest must
+     * not land as if the transaction were whole. */
+    const char *reply = call(f, COMMIT_REQ, -EINVAL);
+    assert_string_equal(reply, "{\"result\":null,\"log\":[\"commitTransaction: nothing was "
+                               "changed: an edit of this transaction was refused (replaceRRSet: "
+                               "'www.example.org.' is not inside zone 'example.com.')\"]}\n");
+    assert_int_equal(w->commits, 0);
+    assert_null(f->ss.txn);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
 }
 
 static void test_dispatch_an_edit_the_writer_cannot_read_for_is_refused(void **state)
@@ -1416,13 +1435,21 @@ static void test_dispatch_an_edit_the_writer_cannot_read_for_is_refused(void **s
     const char *reply = call(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), -EINVAL);
     expect_false_log(reply, 1,
                      "replaceRRSet: cannot open the store file (No such file or directory)", NULL);
-    /* Not kept: the transaction goes on without it. */
+    /* Not kept, and the transaction can no longer commit. */
     w->fail_read = 0;
+    expect_reply(f, FEED_REQ("new.example.com.", "A", "192.0.2.77", "3600"), TRUE_REPLY);
+    reply = call(f, COMMIT_REQ, -EINVAL);
+    assert_non_null(strstr(reply, "an edit of this transaction was refused (replaceRRSet: cannot "
+                                  "open the store file"));
+    assert_int_equal(w->commits, 0);
+    expect_lookup(f, "A", "www.example.com.", EX_ID,
+                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    expect_lookup(f, "A", "new.example.com.", EX_ID, "{\"result\":[]}\n");
+    /* The next transaction is a fresh one. */
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
     expect_reply(f, FEED_REQ("new.example.com.", "A", "192.0.2.77", "3600"), TRUE_REPLY);
     expect_reply(f, COMMIT_REQ, TRUE_REPLY);
     assert_int_equal(w->last_nops, 1);
-    expect_lookup(f, "A", "www.example.com.", EX_ID,
-                  "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
     expect_lookup(f, "A", "new.example.com.", EX_ID,
                   "{\"result\":[{\"qtype\":\"A\",\"qname\":\"new.example.com.\",\"content\":"
                   "\"192.0.2.77\",\"ttl\":3600}]}\n");
@@ -1547,7 +1574,7 @@ static void test_dispatch_set_domain_metadata_reports_failures(void **state)
     "www.example.com. A is answered by pool 'web' and cannot be changed through pdns; change " \
     "it in the store file (pool records stay pools)"
 
-static void test_dispatch_a_refused_pool_edit_leaves_the_transaction_usable(void **state)
+static void test_dispatch_a_refused_pool_edit_fails_the_whole_transaction(void **state)
 {
     struct fx *f = *state;
     struct fake_writer *w = use_writer(f, POOL_STORE);
@@ -1563,11 +1590,13 @@ static void test_dispatch_a_refused_pool_edit_leaves_the_transaction_usable(void
     expect_lookup(f, "TXT", "www.example.com.", EX_ID,
                   "{\"result\":[{\"qtype\":\"TXT\",\"qname\":\"www.example.com.\",\"content\":"
                   "\"\\\"web\\\"\",\"ttl\":3600,\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}]}\n");
-    expect_reply(f, COMMIT_REQ, TRUE_REPLY);
-    assert_int_equal(w->last_nops, 1);
+    /* DNS UPDATE goes on after a refused edit and commits: nothing of it may land. */
+    reply = call(f, COMMIT_REQ, -EINVAL);
+    assert_non_null(strstr(reply, "an edit of this transaction was refused (replaceRRSet: "));
+    assert_int_equal(w->commits, 0);
     const struct store_node *n = helpers_find(w->store, "www.example.com.", 0);
     assert_non_null(n);
-    assert_int_equal(n->nrr, 2);
+    assert_int_equal(n->nrr, 1);
     assert_true(n->dynamic);
 }
 
@@ -1660,13 +1689,13 @@ int main(void)
         T(test_dispatch_commit_with_a_failing_writer_answers_null_with_the_reasons),
         T(test_dispatch_commit_of_a_store_that_would_not_load_answers_null),
         T(test_dispatch_cname_replacing_an_a_rrset_in_two_edits_commits),
-        T(test_dispatch_bad_edit_parameters_leave_the_transaction_open),
+        T(test_dispatch_bad_edit_parameters_leave_the_transaction_open_but_uncommittable),
         T(test_dispatch_an_edit_the_writer_cannot_read_for_is_refused),
         T(test_dispatch_whole_zone_transaction_replaces_the_zone),
         T(test_dispatch_clear_zone_commits_an_empty_zone),
         T(test_dispatch_set_domain_metadata_commits_at_once),
         T(test_dispatch_set_domain_metadata_reports_failures),
-        T(test_dispatch_a_refused_pool_edit_leaves_the_transaction_usable),
+        T(test_dispatch_a_refused_pool_edit_fails_the_whole_transaction),
         T(test_dispatch_whole_zone_load_keeps_pool_records),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
