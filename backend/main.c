@@ -631,34 +631,47 @@ static int app_read(void *opaque, json_object **doc, struct errlist *errs)
     return commit_read(a->path, doc, errs);
 }
 
-/* Commits edits to the store file and serves the result at once; the other processes reading
- * the file pick it up within a second (their reloaders poll it). */
-static int app_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+/* Commits edits to the store file. Runs on the unix server's writer thread (or the answering
+ * thread in pipe mode): it touches nothing but the file and its arguments. */
+static int app_commit(
+    void *opaque, struct edit_op *ops, size_t n, struct dispatch_commit *res, struct errlist *errs)
 {
     struct app *a = opaque;
-    store_t *s = NULL;
-    struct stat st;
+    struct stat *st = xcalloc(1, sizeof(*st));
     struct timespec t0, t1;
     if (!a->path) {
         errlist_add(errs, "no store file is loaded");
+        free(st);
         return -ENOENT;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r = commit_apply(a->path, ops, n, &s, &st, NULL, errs);
+    int r = commit_apply(a->path, ops, n, &res->store, st, NULL, errs);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (r < 0) {
         for (size_t i = 0; i < errs->n && i < 20; i++)
             log_err("store", "%s: edit refused: %s", a->path, errs->msgs[i]);
+        free(st);
         return r;
     }
     for (size_t i = 0; i < errs->n; i++)
         log_warn("store", "%s: %s", a->path, errs->msgs[i]);
-    reloader_seen(a->rl, &st);
-    app_install(a, s, 0);
-    log_info("store", "%s: %zu edits committed in %.1f ms; generation %llu in service", a->path, n,
-             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-             (unsigned long long)atomic_load(&a->generation));
+    res->extra = st;
+    log_info("store", "%s: %zu edits committed in %.1f ms", a->path, n,
+             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
     return 0;
+}
+
+/* Serves a committed store at once (the answering thread); the other processes reading the file
+ * pick it up within RELOADER_POLL_MS. */
+static void app_install_commit(void *opaque, struct dispatch_commit *res)
+{
+    struct app *a = opaque;
+    if (res->extra)
+        reloader_seen(a->rl, res->extra);
+    app_install(a, res->store, 0);
+    res->store = NULL;
+    log_debug("store", "%s: generation %llu in service", a->path,
+              (unsigned long long)atomic_load(&a->generation));
 }
 
 /* Before answering what pdns caches for long (the zone list): serve the file as it is now, not
@@ -683,7 +696,8 @@ static void app_freshen(void *opaque)
 
 static void app_set_writer(struct app *a)
 {
-    struct dispatch_writer w = {.read = app_read, .commit = app_commit, .opaque = a};
+    struct dispatch_writer w = {
+        .read = app_read, .commit = app_commit, .install = app_install_commit, .opaque = a};
     dispatch_set_writer(a->d, &w);
     dispatch_set_freshen(a->d, app_freshen, a);
 }

@@ -5,16 +5,25 @@
  * and an output buffer holding at most one reply: pdns sends one request and waits for its reply,
  * so while a reply is still being written we stop reading from that connection (no unbounded
  * queueing for a client that pipelines and never reads). All sockets are non-blocking, so a
- * stalled or slow client only ever waits on itself. Signals arrive through a signalfd. */
+ * stalled or slow client only ever waits on itself. Signals arrive through a signalfd.
+ *
+ * Commits (commitTransaction, setDomainMetadata) wait for the writers' lock and rewrite and
+ * fsync the store: milliseconds to seconds. They run on a writer thread, one at a time (they
+ * serialise on the lock anyway); the connection that asked is parked (out of the epoll set,
+ * its further input left in its buffer) until the writer hands the result back through an
+ * eventfd, and the loop installs the new store and sends the reply. Every other connection is
+ * answered meanwhile, from the store being served. */
 #include "backend/server.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,15 +58,16 @@ static void log_request_error(const char *where, const struct errbuf *err)
         suppressed++;
 }
 
-/* Answers one framing result: a request line or an over-long line. */
-static void answer(dispatch_t *d,
-                   struct session *ss,
-                   enum proto_result pr,
-                   const char *line,
-                   size_t len,
-                   const struct proto_lines *pl,
-                   struct sbuf *out,
-                   const char *where)
+/* Answers one framing result: a request line or an over-long line. Returns DISPATCH_DEFERRED
+ * when a commit was handed out (ss->job) instead of a reply, else 0. */
+static int answer(dispatch_t *d,
+                  struct session *ss,
+                  enum proto_result pr,
+                  const char *line,
+                  size_t len,
+                  const struct proto_lines *pl,
+                  struct sbuf *out,
+                  const char *where)
 {
     struct errbuf err;
     if (pr == PROTO_TOO_LONG) {
@@ -66,10 +76,12 @@ static void answer(dispatch_t *d,
         sbuf_json_str(out, err.msg, strlen(err.msg));
         sbuf_puts(out, "]}\n");
         log_request_error(where, &err);
-        return;
+        return 0;
     }
-    if (dispatch_request(d, ss, line, len, out, &err) < 0)
+    int r = dispatch_request(d, ss, line, len, out, &err);
+    if (r < 0)
         log_request_error(where, &err);
+    return r == DISPATCH_DEFERRED ? r : 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -146,6 +158,9 @@ int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_li
 struct conn {
     int fd;
     unsigned id;
+    bool parked;          /* a commit of this connection is with the writer thread */
+    bool closing;         /* the peer went away while parked: close when the commit is back */
+    struct conn *wq_next; /* the writer's queue or done list */
     struct proto_lines in;
     struct sbuf out;
     size_t out_off;
@@ -165,10 +180,23 @@ struct server {
     struct conn *conns;
     time_t last_full_warning;
     dispatch_t *d; /* while server_run() runs */
+    struct {
+        pthread_t thread;
+        bool started, stop;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct conn *queue, *queue_tail; /* to run */
+        struct conn *done;               /* run; for the loop to finish */
+        int efd;                         /* readable when done is not empty */
+    } w;
 };
 
 static void conn_close(server_t *srv, struct conn *c)
 {
+    if (c->parked) { /* the writer thread has its session: close when it hands it back */
+        c->closing = true;
+        return;
+    }
     epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
@@ -220,6 +248,127 @@ static int conn_flush(struct conn *c)
     return 1;
 }
 
+/* ---- the writer thread ---------------------------------------------------------------------- */
+
+static void *writer_run(void *arg)
+{
+    server_t *srv = arg;
+    pthread_mutex_lock(&srv->w.lock);
+    for (;;) {
+        while (!srv->w.queue && !srv->w.stop)
+            pthread_cond_wait(&srv->w.cond, &srv->w.lock);
+        struct conn *c = srv->w.queue;
+        if (!c)
+            break; /* stopping, and nothing left: commits asked for are all carried out */
+        srv->w.queue = c->wq_next;
+        if (!srv->w.queue)
+            srv->w.queue_tail = NULL;
+        pthread_mutex_unlock(&srv->w.lock);
+        dispatch_job_run(&c->ss);
+        pthread_mutex_lock(&srv->w.lock);
+        c->wq_next = srv->w.done;
+        srv->w.done = c;
+        uint64_t one = 1;
+        ssize_t wr = write(srv->w.efd, &one, sizeof(one));
+        (void)wr;
+    }
+    pthread_mutex_unlock(&srv->w.lock);
+    return NULL;
+}
+
+static int writer_start(server_t *srv)
+{
+    srv->w.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (srv->w.efd < 0)
+        return -errno;
+    pthread_mutex_init(&srv->w.lock, NULL);
+    pthread_cond_init(&srv->w.cond, NULL);
+    /* Signals belong to the loop's signalfd. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int r = pthread_create(&srv->w.thread, NULL, writer_run, srv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        close(srv->w.efd);
+        srv->w.efd = -1;
+        return -r;
+    }
+    srv->w.started = true;
+    return 0;
+}
+
+/* Parks c (out of the epoll set: nothing read, no hang-up noticed) and queues its commit. */
+static void writer_post(server_t *srv, struct conn *c)
+{
+    epoll_ctl(srv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->events = 0;
+    c->parked = true;
+    pthread_mutex_lock(&srv->w.lock);
+    c->wq_next = NULL;
+    if (srv->w.queue_tail)
+        srv->w.queue_tail->wq_next = c;
+    else
+        srv->w.queue = c;
+    srv->w.queue_tail = c;
+    pthread_cond_signal(&srv->w.cond);
+    pthread_mutex_unlock(&srv->w.lock);
+}
+
+static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c);
+
+/* On the loop: the commits the writer carried out are installed and answered. */
+static void writer_collect(server_t *srv, dispatch_t *d)
+{
+    uint64_t v;
+    ssize_t rd = read(srv->w.efd, &v, sizeof(v));
+    (void)rd;
+    pthread_mutex_lock(&srv->w.lock);
+    struct conn *done = srv->w.done;
+    srv->w.done = NULL;
+    pthread_mutex_unlock(&srv->w.lock);
+    while (done) {
+        struct conn *c = done;
+        done = c->wq_next;
+        char where[32];
+        struct errbuf err;
+        snprintf(where, sizeof(where), "connection %u", c->id);
+        if (dispatch_job_finish(d, &c->ss, &c->out, &err) < 0)
+            log_request_error(where, &err);
+        c->parked = false;
+        if (c->closing) {
+            conn_close(srv, c);
+            continue;
+        }
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+        c->events = EPOLLIN;
+        if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+            log_err("server", "epoll_ctl: %m");
+            c->events = 0;
+        }
+        conn_serve(srv, d, c); /* the reply, then requests that came meanwhile */
+    }
+}
+
+static void writer_stop(server_t *srv)
+{
+    if (!srv->w.started)
+        return;
+    pthread_mutex_lock(&srv->w.lock);
+    srv->w.stop = true;
+    pthread_cond_signal(&srv->w.cond);
+    pthread_mutex_unlock(&srv->w.lock);
+    pthread_join(srv->w.thread, NULL);
+    srv->w.started = false;
+    /* Carried out but not answered: the connections are closing; their results are dropped
+     * (the files are written; the store is not installed: we are shutting down). */
+    for (struct conn *c = srv->w.done; c; c = c->wq_next)
+        c->parked = false;
+    srv->w.done = NULL;
+    close(srv->w.efd);
+    srv->w.efd = -1;
+}
+
 /* Answers buffered requests one at a time until input runs dry or the socket is full. */
 static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
 {
@@ -242,7 +391,10 @@ static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
         enum proto_result pr = proto_next(&c->in, &line, &len);
         if (pr == PROTO_NEED_MORE)
             break;
-        answer(d, &c->ss, pr, line, len, &c->in, &c->out, where);
+        if (answer(d, &c->ss, pr, line, len, &c->in, &c->out, where) == DISPATCH_DEFERRED) {
+            writer_post(srv, c);
+            return;
+        }
     }
     conn_want(srv, c, EPOLLIN);
 }
@@ -381,6 +533,7 @@ int server_listen(const char *path,
     srv = xcalloc(1, sizeof(*srv));
     srv->lfd = fd;
     srv->epfd = srv->sigfd = -1;
+    srv->w.efd = -1;
     srv->hooks.wake_fd = -1;
     srv->path = xstrdup(path);
     srv->dev = st.st_dev;
@@ -417,6 +570,11 @@ int server_run(server_t *srv, dispatch_t *d)
     if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
         return -errno;
     srv->d = d; /* stays set: server_free() ends the sessions still open */
+    if (writer_start(srv) < 0) {
+        log_err("server", "cannot start the writer thread: %m");
+        return -errno;
+    }
+    dispatch_set_async(d, true);
     srv->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     srv->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (srv->sigfd < 0 || srv->epfd < 0) {
@@ -431,6 +589,8 @@ int server_run(server_t *srv, dispatch_t *d)
         ev.data.ptr = &srv->hooks.wake_fd;
         epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->hooks.wake_fd, &ev);
     }
+    ev.data.ptr = &srv->w.efd;
+    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->w.efd, &ev);
 
     log_info("server", "listening on '%s'", srv->path);
     for (bool running = true; running;) {
@@ -446,6 +606,8 @@ int server_run(server_t *srv, dispatch_t *d)
             void *p = evs[i].data.ptr;
             if (p == &srv->lfd) {
                 accept_all(srv);
+            } else if (p == &srv->w.efd) {
+                writer_collect(srv, d);
             } else if (p == &srv->hooks.wake_fd) {
                 uint64_t v;
                 ssize_t rd = read(srv->hooks.wake_fd, &v, sizeof(v));
@@ -466,6 +628,8 @@ int server_run(server_t *srv, dispatch_t *d)
                 }
             } else {
                 struct conn *c = p;
+                if (c->parked) /* reported before it was parked; its turn comes later */
+                    continue;
                 if (evs[i].events & EPOLLOUT)
                     conn_serve(srv, d, c);
                 else if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -480,6 +644,7 @@ void server_free(server_t *srv)
 {
     if (!srv)
         return;
+    writer_stop(srv);
     while (srv->conns)
         conn_close(srv, srv->conns);
     struct stat st;

@@ -66,7 +66,8 @@ static int mem_read(void *opaque, json_object **doc, struct errlist *errs)
 
 /* Like main.c's app_commit() with commit.c, minus the file: apply to the fixed document,
  * validate by building, install. */
-static int mem_commit(void *opaque, struct edit_op *ops, size_t n, struct errlist *errs)
+static int mem_commit(
+    void *opaque, struct edit_op *ops, size_t n, struct dispatch_commit *res, struct errlist *errs)
 {
     (void)opaque;
     json_object *doc = json_tokener_parse(store_json);
@@ -82,10 +83,17 @@ static int mem_commit(void *opaque, struct edit_op *ops, size_t n, struct errlis
         return r;
     if (!s)
         abort();
-    dispatch_set_store(disp, s);
-    store_free(committed);
-    committed = s;
+    res->store = s;
     return 0;
+}
+
+static void mem_install(void *opaque, struct dispatch_commit *res)
+{
+    (void)opaque;
+    dispatch_set_store(disp, res->store);
+    store_free(committed);
+    committed = res->store;
+    res->store = NULL;
 }
 
 /* The "config" option of initialize. Nothing is read from disk: paths under /etc/pdns/ that end
@@ -114,7 +122,7 @@ static void setup(void)
     }
     errlist_free(&errs);
     disp = dispatch_new(fake_load, NULL);
-    struct dispatch_writer w = {.read = mem_read, .commit = mem_commit};
+    struct dispatch_writer w = {.read = mem_read, .commit = mem_commit, .install = mem_install};
     dispatch_set_writer(disp, &w);
 }
 
