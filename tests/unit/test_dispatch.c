@@ -1600,6 +1600,85 @@ static void test_dispatch_a_refused_pool_edit_fails_the_whole_transaction(void *
     assert_true(n->dynamic);
 }
 
+/* Unix mode: a commit is handed out (no reply, no waiting); other sessions are answered from
+ * the store being served until the job is finished on the answering thread. */
+static void test_dispatch_async_commit_is_deferred_until_finished(void **state)
+{
+    struct fx *f = *state;
+    struct fake_writer *w = use_writer(f, helpers_example_json);
+    struct session other = {0};
+    dispatch_set_async(f->d, true);
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.99", "120"), TRUE_REPLY);
+    sbuf_reset(&f->out);
+    assert_int_equal(
+        dispatch_request(f->d, &f->ss, COMMIT_REQ, strlen(COMMIT_REQ), &f->out, &f->err),
+        DISPATCH_DEFERRED);
+    assert_int_equal(f->out.len, 0);
+    assert_non_null(f->ss.job);
+    assert_null(f->ss.txn);
+    assert_int_equal(w->commits, 0); /* nothing run yet: that is the writer thread's */
+    char req[512];
+    lookup_req(req, sizeof(req), "A", "www.example.com.", EX_ID);
+    assert_string_equal(call_in(f, &other, req, 0),
+                        "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    dispatch_job_run(&f->ss);
+    assert_int_equal(w->commits, 1);
+    assert_int_equal(w->installs, 0); /* installing is the answering thread's */
+    assert_string_equal(call_in(f, &other, req, 0),
+                        "{\"result\":[" WWW_A1_FRAG "," WWW_A2_FRAG "]}\n");
+    struct errbuf err;
+    sbuf_reset(&f->out);
+    assert_int_equal(dispatch_job_finish(f->d, &f->ss, &f->out, &err), 0);
+    assert_string_equal(sbuf_str(&f->out), TRUE_REPLY);
+    assert_null(f->ss.job);
+    assert_int_equal(w->installs, 1);
+    assert_string_equal(call_in(f, &other, req, 0), "{\"result\":[" NEW_WWW_FRAG "]}\n");
+
+    /* A failed commit: null and the reasons, from the finish. */
+    w->fail_commit = -ENOSPC;
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.98", "120"), TRUE_REPLY);
+    sbuf_reset(&f->out);
+    assert_int_equal(
+        dispatch_request(f->d, &f->ss, COMMIT_REQ, strlen(COMMIT_REQ), &f->out, &f->err),
+        DISPATCH_DEFERRED);
+    dispatch_job_run(&f->ss);
+    sbuf_reset(&f->out);
+    assert_int_equal(dispatch_job_finish(f->d, &f->ss, &f->out, &err), -ENOSPC);
+    assert_string_equal(err.msg, "commitTransaction: nothing was changed: cannot write "
+                                 "'/x/store.json.tmp': No space left on device");
+    assert_non_null(strstr(sbuf_str(&f->out), "{\"result\":null,\"log\":["));
+    assert_int_equal(w->installs, 1);
+
+    /* setDomainMetadata is deferred too, and answers false when it fails. */
+    sbuf_reset(&f->out);
+    static const char meta[] = "{\"method\": \"setDomainMetadata\", \"parameters\": {\"name\": "
+                               "\"example.com.\", \"kind\": \"X-TEST\", \"value\": [\"1\"]}}";
+    assert_int_equal(dispatch_request(f->d, &f->ss, meta, strlen(meta), &f->out, &f->err),
+                     DISPATCH_DEFERRED);
+    dispatch_job_run(&f->ss);
+    sbuf_reset(&f->out);
+    assert_true(dispatch_job_finish(f->d, &f->ss, &f->out, &err) < 0);
+    assert_non_null(strstr(sbuf_str(&f->out), "{\"result\":false,\"log\":[\"setDomainMetadata: "
+                                              "nothing was changed: cannot write"));
+
+    /* The session ends with a job run but not finished (the server shutting down): dropped,
+     * not installed. */
+    w->fail_commit = 0;
+    expect_reply(f, START_INCREMENTAL, TRUE_REPLY);
+    expect_reply(f, REPLACE_REQ("www.example.com.", "A", "192.0.2.97", "120"), TRUE_REPLY);
+    sbuf_reset(&f->out);
+    assert_int_equal(
+        dispatch_request(f->d, &f->ss, COMMIT_REQ, strlen(COMMIT_REQ), &f->out, &f->err),
+        DISPATCH_DEFERRED);
+    dispatch_job_run(&f->ss);
+    dispatch_session_end(f->d, &f->ss);
+    assert_null(f->ss.job);
+    assert_int_equal(w->installs, 1);
+    dispatch_session_end(f->d, &other);
+}
+
 static void test_dispatch_whole_zone_load_keeps_pool_records(void **state)
 {
     struct fx *f = *state;
@@ -1697,6 +1776,7 @@ int main(void)
         T(test_dispatch_set_domain_metadata_reports_failures),
         T(test_dispatch_a_refused_pool_edit_fails_the_whole_transaction),
         T(test_dispatch_whole_zone_load_keeps_pool_records),
+        T(test_dispatch_async_commit_is_deferred_until_finished),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }
