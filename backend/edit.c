@@ -284,16 +284,22 @@ int edit_op_meta(json_object *params, struct edit_op *op, struct errbuf *err)
     return 0;
 }
 
-int edit_op_clear_zone(const char *zone, struct edit_op *op, struct errbuf *err)
+/* An op on a whole zone, named as a person would. */
+static int zone_op(enum edit_kind kind, const char *zone, struct edit_op *op, struct errbuf *err)
 {
     char z[DNAME_TEXT_MAX];
     memset(op, 0, sizeof(*op));
     op->base_serial = -1;
     if (edit_zone_name(zone, z, sizeof(z), err) < 0)
         return -EINVAL;
-    op->kind = EDIT_CLEAR_ZONE;
+    op->kind = kind;
     op->zone = xstrdup(z);
     return 0;
+}
+
+int edit_op_clear_zone(const char *zone, struct edit_op *op, struct errbuf *err)
+{
+    return zone_op(EDIT_CLEAR_ZONE, zone, op, err);
 }
 
 int edit_op_add_zone(const char *zone,
@@ -304,15 +310,14 @@ int edit_op_add_zone(const char *zone,
                      struct edit_op *op,
                      struct errbuf *err)
 {
-    char z[DNAME_TEXT_MAX];
-    memset(op, 0, sizeof(*op));
-    op->base_serial = -1;
-    if (edit_zone_name(zone, z, sizeof(z), err) < 0)
+    if (zone_op(EDIT_ADD_ZONE, zone, op, err) < 0)
         return -EINVAL;
-    if (nns == 0)
-        return errbuf_set(err, -EINVAL, "zone %s: at least one name server (NS) is needed", z);
-    op->kind = EDIT_ADD_ZONE;
-    op->zone = xstrdup(z);
+    const char *z = op->zone;
+    if (nns == 0) {
+        errbuf_set(err, -EINVAL, "zone %s: at least one name server (NS) is needed", z);
+        edit_op_clear(op);
+        return -EINVAL;
+    }
     op->zone_ttl = ttl;
     op->rrs = xcalloc(nns + 1, sizeof(*op->rrs));
     for (size_t i = 0; i <= nns; i++) {
@@ -338,14 +343,7 @@ int edit_op_add_zone(const char *zone,
 
 int edit_op_delete_zone(const char *zone, struct edit_op *op, struct errbuf *err)
 {
-    char z[DNAME_TEXT_MAX];
-    memset(op, 0, sizeof(*op));
-    op->base_serial = -1;
-    if (edit_zone_name(zone, z, sizeof(z), err) < 0)
-        return -EINVAL;
-    op->kind = EDIT_DELETE_ZONE;
-    op->zone = xstrdup(z);
-    return 0;
+    return zone_op(EDIT_DELETE_ZONE, zone, op, err);
 }
 
 int edit_zone_name(const char *in, char *out, size_t cap, struct errbuf *err)
