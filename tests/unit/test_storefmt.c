@@ -496,8 +496,9 @@ static void test_storefmt_is_idempotent_on_awkward_documents(void **state)
         "{}",
         "{\"a\": {\"b\": {\"c\": {\"d\": [[[]]], \"e\": [{}]}}}}",
         "{\"x\": \"\\u0001\\\"\\\\\\/\\n\\r\\t\xc3\xa9\", \"y\": [0.5, 1e3, -1, null, true]}",
-        "{\"r\": [{\"type\": \"TXT\", \"content\": \"\\\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\"\"}, 1, \"s\"]}",
+        ("{\"r\": [{\"type\": \"TXT\", \"content\": "
+         "\"\\\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\\\"\"}, 1, \"s\"]}"),
         "{\"m\": {\"K1\": [\"a\", \"b\"], \"K2\": []}, \"n\": [{\"a\": [1, 2]}, {\"b\": {}}]}",
     };
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
