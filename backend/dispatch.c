@@ -608,15 +608,19 @@ static void put_pool_rr(dispatch_t *d,
         sbuf_puts(out, ans.addrs[i]->text);
         sbuf_puts(out, "\",\"ttl\":");
         sbuf_u64(out, rr->ttl);
-        sbuf_puts(out, ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}");
+        sbuf_puts(out, n->scoped ? ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}" : "}");
     }
 }
 
+/* The ENT pseudo-record that keeps a pool name with an empty answer NODATA. At a scoped name it
+ * carries the scopeMask too: pdns would otherwise keep that empty answer in its query cache
+ * after members come back. */
 static void put_ent(struct sbuf *out, const struct store_node *n)
 {
     sbuf_puts(out, "{\"qtype\":\"ENT\",\"qname\":");
     sbuf_json_str(out, n->text, strlen(n->text));
-    sbuf_puts(out, ",\"content\":\"\"}");
+    sbuf_puts(out, n->scoped ? ",\"content\":\"\",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}"
+                             : ",\"content\":\"\"}");
 }
 
 /* Appends the records of node n of the given type (RR_ANY: all) to a reply being built. */

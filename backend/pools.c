@@ -35,6 +35,12 @@ struct store_pools_builder {
 /* The builder's pools field points at this (store_priv.h keeps it opaque). */
 #define PB(b) ((struct store_pools_builder *)(b)->pools)
 
+bool pool_cacheable(const struct pool *p)
+{
+    return (p->policy == POOL_FAILOVER || p->policy == POOL_ALL) && p->nmembers <= p->max_answers &&
+           p->nfallback <= p->max_answers;
+}
+
 const char *pool_policy_name(enum pool_policy p)
 {
     static const char *const names[] = {

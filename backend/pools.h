@@ -52,3 +52,7 @@ struct store_pools {
 };
 
 const char *pool_policy_name(enum pool_policy p);
+/* Whether the pool's answer depends on nothing but health (and overrides): failover and all,
+ * with max_answers covering every member, so that no rotation or client picks the answer.
+ * Such answers may sit in pdns's caches when something purges them on every change. */
+bool pool_cacheable(const struct pool *p);

@@ -477,7 +477,7 @@ static uint32_t zone_id_for(const char *canon_text)
 }
 
 static void render_frag(
-    struct sbuf *o, const char *qname, const struct store_rr *rr, uint32_t zone_id, bool dynamic)
+    struct sbuf *o, const char *qname, const struct store_rr *rr, uint32_t zone_id, bool scoped)
 {
     sbuf_puts(o, "{\"qtype\":\"");
     sbuf_puts(o, rrtype_name(rr->type));
@@ -496,7 +496,7 @@ static void render_frag(
     /* pdns caches a name's lookup as a whole (qtype ANY): one record with a scopeMask keeps
      * them all out of its caches, but the static ones carry it too, so no cached copy of this
      * name can hide a health change. */
-    if (dynamic)
+    if (scoped)
         sbuf_puts(o, ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT);
     sbuf_putc(o, '}');
 }
@@ -695,8 +695,11 @@ static int finish(struct builder *b, store_t *s)
             struct store_rr *rrs = arena_zalloc(&s->arena, (j - i) * sizeof(*rrs));
             sbuf_reset(&frag);
             size_t *offs = xcalloc(j - i, sizeof(*offs));
-            for (size_t k = i; k < j; k++)
-                node->dynamic = node->dynamic || b->recs[k].pool;
+            for (size_t k = i; k < j; k++) {
+                const struct pool *p = b->recs[k].pool;
+                node->dynamic = node->dynamic || p;
+                node->scoped = node->scoped || (p && (!s->pdns_control || !pool_cacheable(p)));
+            }
             for (size_t k = i; k < j; k++) {
                 struct store_rr *rr = &rrs[k - i];
                 rr->type = b->recs[k].type;
@@ -708,7 +711,7 @@ static int finish(struct builder *b, store_t *s)
                 if (frag.len)
                     sbuf_putc(&frag, ',');
                 offs[k - i] = frag.len;
-                render_frag(&frag, node->text, rr, z->id, node->dynamic);
+                render_frag(&frag, node->text, rr, z->id, node->scoped);
                 rr->frag_len = (uint32_t)(frag.len - offs[k - i]);
             }
             node->any_frag = arena_strndup(&s->arena, sbuf_str(&frag), frag.len);

@@ -40,7 +40,10 @@ struct store_node {
     const struct store_rr *rrs;
     const char *any_frag; /* all static records (or the ENT pseudo-record), comma-separated */
     uint32_t any_len;
-    bool dynamic; /* has pool records: answers depend on health (and carry a scopeMask) */
+    bool dynamic; /* has pool records: answers depend on health */
+    /* every record carries a scopeMask, keeping the name out of pdns's caches: dynamic, and
+     * not purge mode with only cacheable pools (see store_purge_mode()) */
+    bool scoped;
 };
 
 struct store_meta {
@@ -88,7 +91,10 @@ const struct store_zone *store_zone_by_id(const store_t *s, int64_t id);
 /* Zone with exactly this apex (lowercase wire form), or NULL. */
 const struct store_zone *store_zone_by_name(const store_t *s, const uint8_t *apex);
 size_t store_record_count(const store_t *s);
-/* The pdns control socket ("pdns": {"control_socket": ...}), or NULL. */
+/* The pdns control socket ("pdns": {"control_socket": ...}), or NULL. With it the store is in
+ * purge mode: names whose pools are all pool_cacheable() are answered without a scopeMask (pdns
+ * caches them) and pdns-failover purges them through this socket whenever their answer may
+ * change. */
 const char *store_pdns_control(const store_t *s);
 /* The "notify" webhook URL, or NULL. */
 const char *store_webhook(const store_t *s);

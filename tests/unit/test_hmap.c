@@ -237,12 +237,13 @@ static void test_hmap_pool_name_with_an_empty_answer_still_exists(void **state)
     dispatch_set_store(d, s);
     dispatch_set_health(d, m, 1);
     struct sbuf out = SBUF_INIT;
-    /* NODATA, not NXDOMAIN: the ENT pseudo-record says the name exists */
+    /* NODATA, not NXDOMAIN: the ENT pseudo-record says the name exists; its scopeMask keeps
+     * the empty answer out of pdns's query cache */
     assert_string_equal(ask(d, &out,
                             "{\"method\":\"lookup\",\"parameters\":{\"qname\":"
                             "\"www.example.com.\",\"qtype\":\"ANY\"}}"),
                         "{\"result\":[{\"qtype\":\"ENT\",\"qname\":\"www.example.com.\","
-                        "\"content\":\"\"}]}\n");
+                        "\"content\":\"\",\"scopeMask\":32}]}\n");
     assert_string_equal(ask(d, &out,
                             "{\"method\":\"lookup\",\"parameters\":{\"qname\":"
                             "\"www.example.com.\",\"qtype\":\"A\"}}"),
