@@ -39,6 +39,8 @@
 #include "health/overrides.h"
 #include "health/runner.h"
 #include "backend/cli.h"
+#include "backend/purger.h"
+#include "backend/purgeset.h"
 #include "backend/commit.h"
 
 struct opts {
@@ -61,6 +63,8 @@ struct health {
     notify_t *notify;
     char **pools_of, **members_of; /* per target: "web,api" and "web1,a1", for notifications */
     size_t ntargets;
+    purgeset_t *ps;   /* purge mode: what each transition purges */
+    purger_t *purger; /* the app's, borrowed; NULL: not in purge mode */
 };
 
 /* The pipe co-process's store, replaceable by initialize's config= option. */
@@ -74,7 +78,10 @@ struct app {
     reloader_t *rl;
     _Atomic uint64_t generation;
     pthread_mutex_t swap_lock; /* the health member: swapped on the answering thread, retired
-                                  from the reloader thread */
+                                  from the reloader thread, read by the purger's tick */
+    purger_t *purger;          /* purge mode: the store names pdns's control socket */
+    uint64_t overrides_fp;     /* the purger tick's: overrides in effect when last looked */
+    bool have_overrides_fp;
 };
 
 static void usage(FILE *f)
@@ -340,6 +347,19 @@ static void on_transition(void *opaque, const struct health_event *ev)
         notify_event_from_health(&e, ev, h->pools_of[ev->index], h->members_of[ev->index]);
         notify_event(h->notify, &e); /* copies; never blocks the probe thread */
     }
+    if (h->purger) { /* the verdict is published already: pdns's next lookup gets the new one */
+        size_t n;
+        const char *const *v = purgeset_for_target(h->ps, ev->index, &n);
+        purger_request(h->purger, v, n); /* copies; never blocks the probe thread */
+    }
+}
+
+static void purge_all(const struct health *h)
+{
+    size_t n;
+    const char *const *v = purgeset_all(h->ps, &n);
+    if (h->purger)
+        purger_request(h->purger, v, n);
 }
 
 /* For each target, the pools and members that use it ("web,api" / "web1,a1"). */
@@ -456,8 +476,9 @@ static metrics_http_t *metrics_start(const struct opts *o, bool quiet_if_taken)
 
 static void health_stop(struct health *h)
 {
-    runner_stop(h->runner); /* first: the runner calls into notify */
+    runner_stop(h->runner); /* first: the runner calls into notify and the purger */
     notify_stop(h->notify);
+    purgeset_free(h->ps);
     hmap_close(h->map);
     overrides_close(h->overrides);
     for (size_t i = 0; i < h->ntargets; i++) {
@@ -473,7 +494,7 @@ static void health_stop(struct health *h)
  * ends. */
 static void on_stale(void *opaque, bool stale, int64_t silent_ms)
 {
-    (void)opaque;
+    purge_all(opaque); /* answers fail open, or follow health again: either way they change */
     metrics_set_stale(&g_metrics, stale);
     pthread_mutex_lock(&g_view.lock);
     g_view.stale = stale;
@@ -492,7 +513,7 @@ static void health_attach(dispatch_t *d, struct health *h)
 {
     dispatch_set_health(d, h->map, random_seed());
     dispatch_set_overrides(d, h->overrides);
-    dispatch_on_stale(d, on_stale, NULL);
+    dispatch_on_stale(d, on_stale, h);
     dispatch_set_metrics(d, &g_metrics);
 }
 
@@ -539,16 +560,55 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
 /* Puts store s (owned) into service: stops the probe thread of the old store before freeing
  * it, starts the new one's (waiting up to wait_ms for its first round), swaps the views. Runs
  * on the answering thread, between requests. */
+/* On the purger's thread, 4 times a second: an override set, cleared or expired (by any process,
+ * e.g. `pdns-failover ctl drain`) changes answers without a transition. */
+static void app_purge_tick(void *opaque)
+{
+    struct app *a = opaque;
+    pthread_mutex_lock(&a->swap_lock);
+    if (a->health.overrides) {
+        uint64_t fp = overrides_fingerprint(a->health.overrides, wall_ms());
+        if (a->have_overrides_fp && fp != a->overrides_fp)
+            purge_all(&a->health);
+        a->overrides_fp = fp;
+        a->have_overrides_fp = true;
+    }
+    pthread_mutex_unlock(&a->swap_lock);
+}
+
+/* Purge mode follows the store: a purger for its control socket, or none. Not under swap_lock:
+ * the purger's tick takes it. */
+static void app_purger_for(struct app *a, const store_t *s)
+{
+    const char *sock = store_pdns_control(s);
+    if (a->purger && (!sock || strcmp(purger_socket(a->purger), sock) != 0)) {
+        purger_stop(a->purger);
+        a->purger = NULL;
+    }
+    if (sock && !a->purger) {
+        struct errbuf err;
+        if (purger_start(sock, &a->purger, &err) < 0)
+            log_err("purge", "%s; cached answers of pool names expire by their TTL", err.msg);
+        else
+            purger_set_tick(a->purger, app_purge_tick, a);
+    }
+}
+
 static void app_install(struct app *a, store_t *s, int wait_ms)
 {
     dispatch_set_health(a->d, NULL, random_seed());
     dispatch_set_overrides(a->d, NULL);
     view_set(NULL, NULL);
     pthread_mutex_lock(&a->swap_lock);
-    health_stop(&a->health);
+    health_stop(&a->health); /* the runner no longer asks the purger for anything */
+    pthread_mutex_unlock(&a->swap_lock);
+    app_purger_for(a, s);
+    pthread_mutex_lock(&a->swap_lock);
     store_free(a->store);
     a->store = s;
     dispatch_set_store(a->d, s);
+    a->health.purger = a->purger;
+    a->health.ps = a->purger ? purgeset_build(s) : NULL;
     health_start(&a->health, s, a->o, wait_ms);
     pthread_mutex_unlock(&a->swap_lock);
     health_attach(a->d, &a->health);
@@ -558,6 +618,8 @@ static void app_install(struct app *a, store_t *s, int wait_ms)
         metrics_set_generation(&g_metrics, gen);
     else
         metrics_reload(&g_metrics, true, gen);
+    if (gen > 1)
+        purge_all(&a->health); /* a new store may answer pool names differently */
     /* Loading frees many small blocks: consolidate now, not in the first request (measured:
      * ~100 ms for a 100k-record store). */
     malloc_trim(0);
@@ -617,6 +679,17 @@ static void cmd_stats(void *opaque, struct sbuf *out)
     struct app *a = opaque;
     sbuf_printf(out, "store: %s\nstore generation: %llu\n", a->path ? a->path : "-",
                 (unsigned long long)atomic_load(&a->generation));
+    if (a->purger) {
+        struct purger_stats st;
+        purger_get_stats(a->purger, &st);
+        sbuf_printf(out,
+                    "purge mode: %s\npurge commands: %llu\npurge failures: %llu\n"
+                    "purged patterns: %llu\n",
+                    purger_socket(a->purger), (unsigned long long)st.commands,
+                    (unsigned long long)st.failures, (unsigned long long)st.patterns);
+    } else {
+        sbuf_puts(out, "purge mode: off (pool names carry a scopeMask)\n");
+    }
 }
 
 /* ---- edits ---- */
@@ -738,6 +811,7 @@ static void app_free(struct app *a)
     reloader_stop(a->rl);
     view_set(NULL, NULL);
     health_stop(&a->health);
+    purger_stop(a->purger); /* after the runner: it sends what is queued */
     dispatch_free(a->d);
     store_free(a->store);
     free(a->path);

@@ -194,6 +194,25 @@ out:
     return r;
 }
 
+uint64_t overrides_fingerprint(const overrides_t *o, int64_t now_ms)
+{
+    uint64_t fp = 0;
+    for (uint32_t i = 0; i < o->hdr->nslots; i++) {
+        const struct ovr_slot *s = &o->slots[i];
+        uint32_t kind = atomic_load_explicit(&((struct ovr_slot *)s)->kind, memory_order_acquire);
+        if (kind == OVERRIDE_NONE)
+            continue;
+        int64_t until =
+            atomic_load_explicit(&((struct ovr_slot *)s)->until_ms, memory_order_relaxed);
+        if (until && until <= now_ms)
+            continue;
+        /* a sum of per-entry hashes: independent of slot order */
+        uint64_t h = (s->key ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ull;
+        fp += h ^ (h >> 29);
+    }
+    return fp;
+}
+
 enum override_kind overrides_get(const overrides_t *o, uint64_t key, int64_t now_ms)
 {
     const struct ovr_slot *s = find(o, key, false);

@@ -54,5 +54,8 @@ int overrides_set(overrides_t *o,
                   struct errbuf *err);
 /* The override in force for key at now_ms (an expired one is NONE). Lock-free. */
 enum override_kind overrides_get(const overrides_t *o, uint64_t key, int64_t now_ms);
+/* A value that changes whenever the overrides in effect at now_ms change: one set, cleared or
+ * expired, by any process. For noticing changes without being told (cache purges). */
+uint64_t overrides_fingerprint(const overrides_t *o, int64_t now_ms);
 /* The full entry for key, if one is in force; false otherwise. */
 bool overrides_info(const overrides_t *o, uint64_t key, int64_t now_ms, struct override_info *ret);
