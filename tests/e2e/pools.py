@@ -493,7 +493,7 @@ def pool_test(modes=("unix", "pipe")):
     return deco
 
 
-@pool_test(modes=("unix", "pipe", "unix-cached"))
+@pool_test(modes=("unix", "pipe", "unix-cached", "unix-purge", "pipe-purge"))
 def failover_follows_the_primary(p, w, notes):
     web1 = w.S["web1"]
     eq(addrs(p, "fo"), ("NOERROR", ["127.0.0.2"]), "tier 1 while web1 is up")
@@ -606,7 +606,7 @@ def all_down_modes(p, w, notes):
     eq(len(a.rr("AUTHORITY", "SOA")), 1, "NODATA carries the SOA")
 
 
-@pool_test(modes=("unix", "pipe", "unix-cached"))
+@pool_test(modes=("unix", "pipe", "unix-cached", "unix-purge"))
 def policy_all_answers_every_healthy_tier(p, w, notes):
     wait_transition(p, w.labels["all2"], "unknown -> down", 3)
     eq(addrs(p, "all"), ("NOERROR", ["127.0.0.40", "127.0.0.42", "127.0.0.43"]), "policy all")
@@ -633,7 +633,7 @@ def aaaa_answers_only_ipv6_members(p, w, notes):
         w.S["v6"].start()
 
 
-@pool_test(modes=("unix", "pipe", "unix-cached"))
+@pool_test(modes=("unix", "pipe", "unix-cached", "unix-purge"))
 def hashed_is_stable_per_client(p, w, notes):
     members = {f"127.0.0.{50 + i}" for i in range(4)}
     first = addrs(p, "hashed")
@@ -654,6 +654,38 @@ def hashed_is_stable_per_client(p, w, notes):
         per_client[src] = got[1][0]
     notes.append(f"{len(set(per_client.values()))} distinct members for 12 clients")
     check(len(set(per_client.values())) >= 2, f"12 clients all hashed to one member: {per_client}")
+
+
+def cache_hits(p):
+    return int(p.pdns_control("show", "packetcache-hit").strip())
+
+
+@pool_test(modes=("unix-purge", "pipe-purge"))
+def purge_mode_caches_failover_answers_and_purges_them(p, w, notes):
+    """Purge mode: a failover pool's answer sits in pdns's packet cache (no scopeMask) and is
+    purged the moment an override or a transition changes it; a hashed pool stays uncached."""
+    eq(addrs(p, "fo"), ("NOERROR", ["127.0.0.2"]), "tier 1")
+    h0 = cache_hits(p)
+    for _ in range(5):
+        eq(addrs(p, "fo"), ("NOERROR", ["127.0.0.2"]), "tier 1 again")
+    hits = cache_hits(p) - h0
+    check(hits >= 4, f"failover answers come from pdns's packet cache: {hits} hits for 5 queries")
+    addrs(p, "hashed")
+    h0 = cache_hits(p)
+    for _ in range(5):
+        addrs(p, "hashed")
+    eq(cache_hits(p) - h0, 0, "hashed answers are never cached (scopeMask)")
+    # An override changes the answer without a transition: the purger notices (4 times a second).
+    out = p.pdnsutil("backend-cmd", "remote", "drain fo/web1").stdout
+    check(out.startswith("fo/web1 (127.0.0.2): drain"), out)
+    t = wait_answer(p, "fo", ["127.0.0.3"], 2, allowed=[["127.0.0.2"]])
+    out = p.pdnsutil("backend-cmd", "remote", "auto fo/web1").stdout
+    check(out.startswith("fo/web1 (127.0.0.2): back to the health checks"), out)
+    t2 = wait_answer(p, "fo", ["127.0.0.2"], 2, allowed=[["127.0.0.3"]])
+    if p.mode == "unix":  # (in pipe mode, backend-cmd reaches pdnsutil's own co-process)
+        stats = p.pdnsutil("backend-cmd", "remote", "stats").stdout
+        check("purge mode: " in stats and "purge commands: 0\n" not in stats, stats)
+    notes.append(f"drain seen in {t:.2f}s, auto in {t2:.2f}s; {hits} cache hits of 5")
 
 
 @pool_test()
@@ -809,7 +841,7 @@ def killed_prober_is_replaced_within_an_interval(p, w, notes):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--binary", required=True)
-    ap.add_argument("--modes", default="unix,pipe,unix-cached",
+    ap.add_argument("--modes", default="unix,pipe,unix-cached,unix-purge,pipe-purge",
                     help="unix, pipe, unix-cached (unix with pdns's default caches)")
     ap.add_argument("--only", default="", help="run tests whose name contains this")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -848,8 +880,15 @@ def main():
                                        capture_output=True, text=True, timeout=20)
                     eq(r.returncode, 0, f"--check-config exit: {r.stderr}")
                 ok = run(f"{mode}: the pool store passes --check-config", check_config)
+                purge = mode.endswith("-purge")
                 p = PoolPdns(binary, mode.split("-")[0], work, w.store_path,
-                             extra_conf="distributor-threads=3", cached=mode.endswith("-cached"))
+                             extra_conf="distributor-threads=3",
+                             cached=mode.endswith(("-cached", "-purge")))
+                if purge:  # purge mode: the store names pdns's control socket
+                    w.store["pdns"] = {"control_socket": os.path.join(p.sockdir,
+                                                                      "pdns.controlsocket")}
+                    with open(w.store_path, "w") as f:
+                        json.dump(w.store, f, indent=1)
                 if ok:
                     ok = run(f"{mode}: pdns_server starts", lambda notes: p.start())
                 if ok:
