@@ -45,6 +45,7 @@ struct dispatch {
     void *opaque;
     struct dispatch_writer writer;
     bool async;
+    bool verbose;
     void (*freshen)(void *opaque);
     void *freshen_opaque;
 };
@@ -608,7 +609,15 @@ static void put_pool_rr(dispatch_t *d,
         sbuf_puts(out, ans.addrs[i]->text);
         sbuf_puts(out, "\",\"ttl\":");
         sbuf_u64(out, rr->ttl);
-        sbuf_puts(out, n->scoped ? ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}" : "}");
+        if (d->verbose) {
+            sbuf_puts(out, ",\"domain_id\":");
+            sbuf_u64(out, n->zone->id);
+            sbuf_puts(out, ",\"auth\":1");
+            sbuf_puts(out, n->scoped ? ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}"
+                                     : ",\"scopeMask\":0}");
+        } else {
+            sbuf_puts(out, n->scoped ? ",\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}" : "}");
+        }
     }
 }
 
@@ -624,6 +633,28 @@ static void put_ent(struct sbuf *out, const struct store_node *n)
 }
 
 /* Appends the records of node n of the given type (RR_ANY: all) to a reply being built. */
+void dispatch_set_verbose(dispatch_t *d, bool on)
+{
+    d->verbose = on;
+}
+
+/* A static record with every optional field (dispatch_set_verbose()). */
+static void put_verbose(const struct store_node *n, const struct store_rr *rr, struct sbuf *out)
+{
+    sbuf_puts(out, "{\"qtype\":\"");
+    sbuf_puts(out, rrtype_name(rr->type));
+    sbuf_puts(out, "\",\"qname\":");
+    sbuf_json_str(out, n->text, strlen(n->text));
+    sbuf_puts(out, ",\"content\":");
+    sbuf_json_str(out, rr->content, strlen(rr->content));
+    sbuf_puts(out, ",\"ttl\":");
+    sbuf_u64(out, rr->ttl);
+    sbuf_puts(out, ",\"domain_id\":");
+    sbuf_u64(out, n->zone->id);
+    sbuf_puts(out, n->scoped ? ",\"auth\":1,\"scopeMask\":" STORE_SCOPE_MASK_TEXT "}"
+                             : ",\"auth\":1,\"scopeMask\":0}");
+}
+
 static void put_node(dispatch_t *d,
                      struct call *c,
                      const struct store_node *n,
@@ -631,7 +662,7 @@ static void put_node(dispatch_t *d,
                      struct sbuf *out,
                      bool *first)
 {
-    if (type == RR_ANY && !n->dynamic) {
+    if (type == RR_ANY && !n->dynamic && !d->verbose) {
         if (n->any_len) {
             sep(out, first);
             sbuf_put(out, n->any_frag, n->any_len);
@@ -644,6 +675,9 @@ static void put_node(dispatch_t *d,
             continue;
         if (rr->pool) {
             put_pool_rr(d, c, n, rr, out, first);
+        } else if (d->verbose) {
+            sep(out, first);
+            put_verbose(n, rr, out);
         } else {
             sep(out, first);
             sbuf_put(out, rr->frag, rr->frag_len);

@@ -95,6 +95,10 @@ int dispatch_job_finish(dispatch_t *d, struct session *ss, struct sbuf *out, str
  * store file may have changed in the last second (a zone added), and pdns caches the zone list
  * for minutes. NULL: none. */
 void dispatch_set_freshen(dispatch_t *d, void (*fn)(void *opaque), void *opaque);
+/* Benchmarks only: every record carries every optional field pdns reads ("domain_id", "auth",
+ * "scopeMask": 0), as a backend that does not count bytes would send. It shows what the minimal
+ * replies save on the pipe connector, where pdns reads replies one byte per system call. */
+void dispatch_set_verbose(dispatch_t *d, bool on);
 /* The session is over (EOF, disconnect): an open transaction is rolled back, a finished job's
  * result dropped (not while dispatch_job_run() runs). */
 void dispatch_session_end(dispatch_t *d, struct session *ss);

@@ -50,6 +50,7 @@ struct opts {
     const char *state_dir;
     const char *metrics;
     bool syslog;
+    bool verbose; /* --verbose-replies (benchmarks) */
     mode_t socket_mode;
     gid_t socket_gid;
     struct server_limits lim;
@@ -113,6 +114,7 @@ static void usage(FILE *f)
             "                         (default /var/lib/pdns-failover if writable, else\n"
             "                         /tmp/pdns-failover-UID)\n"
             "      --syslog           log to syslog (daemon facility) instead of stderr\n"
+            "      --verbose-replies  benchmarks only: send every optional record field\n"
             "  -d, --debug            log debug messages\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
@@ -150,7 +152,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         OPT_MAXLINE,
         OPT_STATE,
         OPT_METRICS,
-        OPT_SYSLOG
+        OPT_SYSLOG,
+        OPT_VERBOSE
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -163,6 +166,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"state-dir", required_argument, NULL, OPT_STATE},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
+        {"verbose-replies", no_argument, NULL, OPT_VERBOSE},
         {"debug", no_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -229,6 +233,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
         case OPT_SYSLOG:
             o->syslog = true;
+            break;
+        case OPT_VERBOSE:
+            o->verbose = true;
             break;
         case 'd':
             log_set_debug(true);
@@ -823,6 +830,7 @@ static int run_pipe(const struct opts *o)
     a.d = dispatch_new(pipe_load, &a);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
     app_set_writer(&a);
+    dispatch_set_verbose(a.d, o->verbose);
     dispatch_set_metrics(a.d, &g_metrics);
     if (o->config) {
         struct errlist errs = ERRLIST_INIT;
@@ -865,6 +873,7 @@ static int run_unix(const struct opts *o)
     a.d = dispatch_new(NULL, NULL);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
     app_set_writer(&a);
+    dispatch_set_verbose(a.d, o->verbose);
     dispatch_set_metrics(a.d, &g_metrics);
     if (store_load_file(o->config, &s, &errs) < 0) {
         log_errors(o->config, &errs);

@@ -326,6 +326,19 @@ static void test_dispatch_lookup_any_returns_every_record_at_the_name(void **sta
     expect_lookup(f, "ANY", "a.b.c.example.com.", "-1", "{\"result\":[" TXT_FRAG "]}\n");
 }
 
+/* --verbose-replies (benchmarks): the same records with every optional field. */
+static void test_dispatch_verbose_replies_carry_every_optional_field(void **state)
+{
+    struct fx *f = *state;
+    dispatch_set_verbose(f->d, true);
+    expect_lookup(f, "ANY", "ns1.example.com.", "-1",
+                  "{\"result\":[{\"qtype\":\"A\",\"qname\":\"ns1.example.com.\",\"content\":"
+                  "\"192.0.2.53\",\"ttl\":3600,\"domain_id\":" EX_ID
+                  ",\"auth\":1,\"scopeMask\":0}]}\n");
+    dispatch_set_verbose(f->d, false);
+    expect_lookup(f, "ANY", "ns1.example.com.", "-1", "{\"result\":[" NS1_A_FRAG "]}\n");
+}
+
 static void test_dispatch_lookup_with_a_type_returns_only_that_type(void **state)
 {
     struct fx *f = *state;
@@ -1711,6 +1724,7 @@ int main(void)
         T(test_dispatch_initialize_rejects_a_config_that_is_not_a_string),
         T(test_dispatch_initialize_ignores_config_without_a_load_hook),
         T(test_dispatch_lookup_any_returns_every_record_at_the_name),
+        T(test_dispatch_verbose_replies_carry_every_optional_field),
         T(test_dispatch_lookup_with_a_type_returns_only_that_type),
         T(test_dispatch_lookup_soa_returns_only_the_soa),
         T(test_dispatch_lookup_of_a_type_we_do_not_serve_is_empty),
