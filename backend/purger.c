@@ -30,9 +30,13 @@ struct purger {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool stop;
-    struct batch queued;   /* under lock */
-    struct batch repeat;   /* the purger thread's own */
-    int64_t repeat_due_ms; /* 0: nothing to repeat */
+    struct batch queued; /* under lock */
+    /* The purger thread's own: batches sent once, to send again at repeat_due_ms; what was
+     * sent after that was set waits in repeat_next, so that a stream of requests neither delays
+     * the repeat nor has it come less than PURGER_REPEAT_MS after a pattern's first command. */
+    struct batch repeat, repeat_next;
+    int64_t repeat_due_ms;      /* 0: nothing to repeat */
+    int64_t repeat_next_due_ms; /* when repeat_next is due, once it becomes repeat */
     void (*tick)(void *opaque);
     void *tick_opaque;
     struct purger_stats stats; /* under lock */
@@ -185,12 +189,22 @@ static void *run(void *arg)
         if (b.n || b.everything) {
             send_batch(p, &b);
             /* once more shortly: catches answers pdns was computing during the change */
-            batch_merge(&p->repeat, &b);
-            p->repeat_due_ms = mono_ms() + PURGER_REPEAT_MS;
-        } else if (p->repeat_due_ms && now >= p->repeat_due_ms) {
+            int64_t due = mono_ms() + PURGER_REPEAT_MS;
+            if (!p->repeat_due_ms) {
+                batch_merge(&p->repeat, &b);
+                p->repeat_due_ms = due;
+            } else {
+                batch_merge(&p->repeat_next, &b);
+                p->repeat_next_due_ms = due;
+            }
+        }
+        if (p->repeat_due_ms && mono_ms() >= p->repeat_due_ms) {
             send_batch(p, &p->repeat);
             batch_free(&p->repeat);
-            p->repeat_due_ms = 0;
+            p->repeat = p->repeat_next;
+            p->repeat_due_ms = p->repeat_next_due_ms; /* 0 when repeat_next was empty */
+            memset(&p->repeat_next, 0, sizeof(p->repeat_next));
+            p->repeat_next_due_ms = 0;
         }
         if (!stopping && now >= next_tick) {
             next_tick = now + PURGER_TICK_MS;
@@ -203,6 +217,7 @@ static void *run(void *arg)
     }
     pthread_mutex_unlock(&p->lock);
     batch_free(&p->repeat);
+    batch_free(&p->repeat_next);
     return NULL;
 }
 

@@ -78,7 +78,24 @@ static const struct store_node *target_of(const store_t *s, const struct store_r
     if (dname_from_text(t, strlen(t), root, wire, &e) < 0)
         return NULL;
     dname_lower(wire);
-    return store_find(s, wire, -1);
+    const struct store_node *n = store_find(s, wire, -1);
+    if (n)
+        return n;
+    /* A name we do not have is answered from the wildcard of its closest encloser: pdns follows
+     * a CNAME there too, and caches the synthesised answer under the CNAME's name. */
+    for (const uint8_t *p = dname_parent(wire);; p = dname_parent(p)) {
+        uint8_t wc[DNAME_WIRE_MAX];
+        size_t len = dname_wire_len(p);
+        if (len + 2 > sizeof(wc))
+            return NULL;
+        wc[0] = 1;
+        wc[1] = '*';
+        memcpy(wc + 2, p, len);
+        if ((n = store_find(s, wc, -1)))
+            return n;
+        if (!p[0] || store_find(s, p, -1))
+            return NULL; /* the closest encloser, without a wildcard */
+    }
 }
 
 static const char *pattern_of(purgeset_t *ps, const struct store_node *n)

@@ -204,6 +204,111 @@ static void test_commands_reject_bad_usage_with_a_usage_line(void **state)
     }
 }
 
+/* ---- overrides_fingerprint ---------------------------------------------------------------- */
+
+static void set_override(
+    overrides_t *o, const char *member, enum override_kind kind, int64_t until_ms, int64_t now_ms)
+{
+    struct errbuf err;
+    if (overrides_set(o, "web", member, kind, until_ms, "test", now_ms, &err) != 0)
+        fail_msg("overrides_set web/%s: %s", member, err.msg);
+}
+
+static void test_overrides_fingerprint_changes_on_set_clear_and_expiry(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = f->env.now_ms;
+    uint64_t empty = overrides_fingerprint(f->ov, now);
+    assert_int_equal(overrides_fingerprint(f->ov, now), empty);
+
+    set_override(f->ov, "web1", OVERRIDE_DRAIN, now + 60000, now);
+    uint64_t drained = overrides_fingerprint(f->ov, now);
+    assert_true(drained != empty);
+    assert_int_equal(overrides_fingerprint(f->ov, now + 59999), drained);
+    /* expired: nobody wrote anything, the overrides in effect are those of the empty table */
+    assert_int_equal(overrides_fingerprint(f->ov, now + 60000), empty);
+    assert_int_equal(overrides_fingerprint(f->ov, now + 600000), empty);
+
+    set_override(f->ov, "web2", OVERRIDE_DOWN, 0, now);
+    uint64_t both = overrides_fingerprint(f->ov, now);
+    assert_true(both != drained && both != empty);
+    /* another kind for the same member is another set of overrides */
+    set_override(f->ov, "web2", OVERRIDE_UP, 0, now);
+    uint64_t up = overrides_fingerprint(f->ov, now);
+    assert_true(up != both && up != drained && up != empty);
+    set_override(f->ov, "web1", OVERRIDE_DOWN, now + 60000, now);
+    assert_true(overrides_fingerprint(f->ov, now) != up);
+    set_override(f->ov, "web1", OVERRIDE_DRAIN, now + 60000, now);
+    assert_int_equal(overrides_fingerprint(f->ov, now), up);
+
+    /* cleared, one after the other */
+    set_override(f->ov, "web2", OVERRIDE_NONE, 0, now);
+    assert_int_equal(overrides_fingerprint(f->ov, now), drained);
+    set_override(f->ov, "web1", OVERRIDE_NONE, 0, now);
+    assert_int_equal(overrides_fingerprint(f->ov, now), empty);
+}
+
+static void test_overrides_fingerprint_sees_changes_made_through_another_handle(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = f->env.now_ms;
+    uint64_t before = overrides_fingerprint(f->ov, now);
+    overrides_t *other; /* another process's view of the same table */
+    struct errbuf err;
+    assert_int_equal(overrides_open(f->dir, &other, &err), 0);
+    set_override(other, "web1", OVERRIDE_DRAIN, 0, now);
+    uint64_t after = overrides_fingerprint(f->ov, now);
+    assert_true(after != before);
+    assert_int_equal(overrides_fingerprint(other, now), after);
+    set_override(other, "web1", OVERRIDE_NONE, 0, now);
+    assert_int_equal(overrides_fingerprint(f->ov, now), before);
+    overrides_close(other);
+}
+
+static void test_overrides_fingerprint_is_the_same_whatever_the_order_of_setting(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = f->env.now_ms;
+    /* Two members whose keys want the same slot: the one set first takes it, the other the
+     * next one, so the two orders leave them in different slots. */
+    char a[32] = "m0", b[32] = "";
+    uint64_t slot = overrides_key("web", a) & (OVERRIDES_SLOTS - 1);
+    for (int i = 1; i < 1000000 && !b[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "m%d", i);
+        if ((overrides_key("web", name) & (OVERRIDES_SLOTS - 1)) == slot)
+            strcpy(b, name);
+    }
+    assert_true(b[0] != '\0');
+
+    char dir2[64];
+    strcpy(dir2, "/tmp/pf-cmd-XXXXXX");
+    assert_non_null(mkdtemp(dir2));
+    overrides_t *o2;
+    struct errbuf err;
+    assert_int_equal(overrides_open(dir2, &o2, &err), 0);
+
+    set_override(f->ov, a, OVERRIDE_DRAIN, 0, now);
+    set_override(f->ov, b, OVERRIDE_DOWN, now + 5000, now);
+    set_override(f->ov, "web1", OVERRIDE_UP, 0, now);
+
+    set_override(o2, "web1", OVERRIDE_UP, 0, now);
+    set_override(o2, b, OVERRIDE_DOWN, now + 5000, now);
+    set_override(o2, a, OVERRIDE_DRAIN, 0, now);
+
+    uint64_t fp1 = overrides_fingerprint(f->ov, now), fp2 = overrides_fingerprint(o2, now);
+    /* and after b expires in both */
+    uint64_t later1 = overrides_fingerprint(f->ov, now + 5000);
+    uint64_t later2 = overrides_fingerprint(o2, now + 5000);
+    overrides_close(o2);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir2);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fp1, fp2);
+    assert_int_equal(later1, later2);
+    assert_true(later1 != fp1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +324,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commands_explain_says_why, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands_reject_bad_usage_with_a_usage_line, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_overrides_fingerprint_changes_on_set_clear_and_expiry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_overrides_fingerprint_sees_changes_made_through_another_handle, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_overrides_fingerprint_is_the_same_whatever_the_order_of_setting, setup, teardown),
     };
     return cmocka_run_group_tests_name("commands", tests, NULL, NULL);
 }
