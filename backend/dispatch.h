@@ -99,6 +99,8 @@ void dispatch_set_freshen(dispatch_t *d, void (*fn)(void *opaque), void *opaque)
  * "scopeMask": 0), as a backend that does not count bytes would send. It shows what the minimal
  * replies save on the pipe connector, where pdns reads replies one byte per system call. */
 void dispatch_set_verbose(dispatch_t *d, bool on);
+/* Lookups in pdns's usual shape skip json-c (on by default); off for tests comparing the two. */
+void dispatch_set_fast_lookup(dispatch_t *d, bool on);
 /* The session is over (EOF, disconnect): an open transaction is rolled back, a finished job's
  * result dropped (not while dispatch_job_run() runs). */
 void dispatch_session_end(dispatch_t *d, struct session *ss);

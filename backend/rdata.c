@@ -35,6 +35,8 @@ static const struct {
 
 int rrtype_from_name(const char *s, size_t len)
 {
+    if (len == 3 && strncasecmp(s, "ANY", 3) == 0) /* what pdns's query path always asks */
+        return RR_ANY;
     for (size_t i = 0; i < ARRAY_SIZE(rr_types); i++) {
         const char *n = rr_types[i].name;
         if (strlen(n) == len && strncasecmp(s, n, len) == 0)

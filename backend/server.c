@@ -2,9 +2,10 @@
 /* Pipe loop and unix-socket event loop (see server.h).
  *
  * DESIGN: one thread, one epoll set. Each connection owns an input buffer (bounded by max_line)
- * and an output buffer holding at most one reply: pdns sends one request and waits for its reply,
- * so while a reply is still being written we stop reading from that connection (no unbounded
- * queueing for a client that pipelines and never reads). All sockets are non-blocking, so a
+ * and an output buffer: pdns sends one request and waits for its reply; a client that pipelines
+ * gets the replies to what it sent, up to 64 KiB of them, in one send, and while they are still
+ * being written we stop reading from that connection (no unbounded queueing for a client that
+ * pipelines and never reads). All sockets are non-blocking, so a
  * stalled or slow client only ever waits on itself. Signals arrive through a signalfd.
  *
  * Commits (commitTransaction, setDomainMetadata) wait for the writers' lock and rewrite and
@@ -375,6 +376,25 @@ static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
     char where[32];
     snprintf(where, sizeof(where), "connection %u", c->id);
     for (;;) {
+        /* Answer every buffered request (up to 64 KiB of replies), then send once: a client
+         * that pipelines gets one send per batch, not per reply (pdns itself sends one at a
+         * time, which this does not change). */
+        enum proto_result pr = PROTO_LINE;
+        while (c->out.len - c->out_off < 65536) {
+            const char *line;
+            size_t len;
+            pr = proto_next(&c->in, &line, &len);
+            if (pr == PROTO_NEED_MORE)
+                break;
+            if (answer(d, &c->ss, pr, line, len, &c->in, &c->out, where) == DISPATCH_DEFERRED) {
+                if (c->out.len > c->out_off && conn_flush(c) < 0) {
+                    conn_close(srv, c);
+                    return;
+                }
+                writer_post(srv, c);
+                return;
+            }
+        }
         if (c->out.len > c->out_off) {
             int f = conn_flush(c);
             if (f < 0) {
@@ -386,15 +406,8 @@ static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
                 return;
             }
         }
-        const char *line;
-        size_t len;
-        enum proto_result pr = proto_next(&c->in, &line, &len);
         if (pr == PROTO_NEED_MORE)
             break;
-        if (answer(d, &c->ss, pr, line, len, &c->in, &c->out, where) == DISPATCH_DEFERRED) {
-            writer_post(srv, c);
-            return;
-        }
     }
     conn_want(srv, c, EPOLLIN);
 }
