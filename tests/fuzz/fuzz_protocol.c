@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backend/dispatch.h"
 #include "backend/edit.h"
@@ -133,6 +134,22 @@ static void fail(const char *why, const char *reply, size_t len)
     abort();
 }
 
+/* Whether the line is a lookup request (only those are safe to answer twice: no side effects). */
+static bool is_lookup(const char *line, size_t len)
+{
+    json_tokener *tok = json_tokener_new();
+    if (!tok)
+        abort();
+    json_object *req = len < INT32_MAX ? json_tokener_parse_ex(tok, line, (int)len) : NULL, *m;
+    json_tokener_free(tok);
+    bool yes = json_object_is_type(req, json_type_object) &&
+               json_object_object_get_ex(req, "method", &m) &&
+               json_object_is_type(m, json_type_string) &&
+               strcasecmp(json_object_get_string(m), "lookup") == 0;
+    json_object_put(req);
+    return yes;
+}
+
 /* One request line: exactly one reply line, which is JSON with a non-null "result". */
 static void check_request(struct session *ss, const char *line, size_t len, struct sbuf *out)
 {
@@ -143,7 +160,7 @@ static void check_request(struct session *ss, const char *line, size_t len, stru
      * and the same result, byte for byte (the fixture has no pools, so nothing is random). */
     static struct sbuf general;
     int rg = 0;
-    bool lookup = len >= 6 && memmem(line, len, "ookup", 5) != NULL;
+    bool lookup = is_lookup(line, len);
     if (lookup) {
         sbuf_reset(&general);
         dispatch_set_fast_lookup(disp, false);
