@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <json-c/json.h>
@@ -1090,6 +1091,20 @@ static int ctl_main(int argc, char **argv)
     return rc;
 }
 
+/* Probes in flight (up to 512), unix connections (--max-connections) and the rest need more
+ * descriptors than a shell's usual soft limit of 1024: take the hard limit. A probe that still
+ * finds none is reported as a local problem, not as the endpoint's failure. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("main", "cannot raise the open files limit to %llu: %m",
+                     (unsigned long long)rl.rlim_max);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "ctl") == 0) {
@@ -1119,6 +1134,7 @@ int main(int argc, char **argv)
         return check_config(o.check);
     if (o.syslog)
         log_use_syslog("pdns-failover"); /* before any thread starts */
+    raise_fd_limit();
     metrics_init(&g_metrics);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         log_err("main", "libcurl could not be initialised");

@@ -25,6 +25,7 @@ struct probe {
     size_t body_len;
     bool body_found;
     int64_t started_ms;
+    int socket_errno; /* socket() failed with this (a local problem: descriptors, memory) */
 };
 
 /* Sets up p for a probe of target t (index i): a new easy handle ready for curl_multi_add_handle.

@@ -72,6 +72,8 @@ struct runner {
     size_t *due; /* scratch for sched_take_due */
     int64_t local_log_ms;
     unsigned local_suppressed;
+    int64_t late_log_ms; /* when rounds skipped were last reported */
+    unsigned late_probes, late_rounds;
 };
 
 static int64_t clock_ms(clockid_t id)
@@ -312,9 +314,22 @@ static void finish(runner_t *r, CURL *easy, CURLcode rc)
     int64_t now = mono_ms();
     restagger(r, i);
     unsigned skipped = sched_done(r->sched, i, now);
-    if (skipped)
-        log_warn("probe", "%s: probe outlasted its interval, %u round%s skipped",
-                 r->targets[i].label, skipped, skipped == 1 ? "" : "s");
+    if (skipped) {
+        /* One line per 10 s at most: when the prober falls behind (too many targets for one
+         * thread, a stalled machine) it is late for thousands of them at once. */
+        r->late_probes++;
+        r->late_rounds += skipped;
+        if (now - r->late_log_ms >= 10000) {
+            log_warn("probe",
+                     "%s and %u more: probe rounds started late or ran past their interval; %u "
+                     "round%s skipped (the prober is behind: fewer targets per process, or "
+                     "longer intervals)",
+                     r->targets[i].label, r->late_probes - 1, r->late_rounds,
+                     r->late_rounds == 1 ? "" : "s");
+            r->late_log_ms = now;
+            r->late_probes = r->late_rounds = 0;
+        }
+    }
     initial_done(r, i);
 }
 
