@@ -11,8 +11,10 @@ OUT.names  every owner name in the store, absolute, one per line: the names the 
 Zones are example0.test. .. example<Z-1>.test.; each apex has an SOA and two NS records, with
 ns1/ns2/mail A records for them. Hosts are host<i>.example<i % Z>.test.: every host has an A
 record, every 2nd an AAAA, every 5th a TXT and every 10th an MX, so the mix is about 56% A,
-28% AAAA, 11% TXT and 6% MX. Every 7th host's A record has its own TTL. The output depends on
-N and Z only (no randomness, no clock).
+28% AAAA, 11% TXT and 6% MX. Every 7th host's A record has its own TTL. The AAAA address of
+host i is 2001:db8:<z+1>::<i+1> while i+1 fits one hextet, 2001:db8:<z+1>:<high>::<low> past
+that (beyond about 118,000 records), so every address is valid. The output depends on N and Z
+only (no randomness, no clock).
 """
 
 import argparse
@@ -24,6 +26,16 @@ def zone_name(z):
     return "example%d.test." % z
 
 
+def aaaa(z, i):
+    """Host i's IPv6 address in zone z: 2001:db8:<z+1>::<i+1>, and once i+1 no longer fits one
+    hextet, 2001:db8:<z+1>:<high 16 bits>::<low 16 bits>, so every address is valid and those of
+    stores with up to 65,535 hosts stay as they always were."""
+    n = i + 1
+    if n <= 0xFFFF:
+        return "2001:db8:%x::%x" % (z + 1, n)
+    return "2001:db8:%x:%x::%x" % (z + 1, n >> 16, n & 0xFFFF)
+
+
 def host_records(i, z):
     """The records of host i in zone z, as store record objects."""
     recs = []
@@ -32,7 +44,7 @@ def host_records(i, z):
         a["ttl"] = 60
     recs.append(a)
     if i % 2 == 0:
-        recs.append({"type": "AAAA", "content": "2001:db8:%x::%x" % (z + 1, i + 1)})
+        recs.append({"type": "AAAA", "content": aaaa(z, i)})
     if i % 5 == 0:
         recs.append({"type": "TXT", "content": '"benchmark host %d" "zone %d"' % (i, z)})
     if i % 10 == 0:
