@@ -4,6 +4,7 @@
  *
  *   lookup_bench --unix PATH --names FILE [-c CONNS] ...   connect CONNS times to the daemon
  *   lookup_bench --pipe "CMD ARGS" --names FILE [-c N] ...  spawn N co-processes, as pdns does
+ *   lookup_bench --unix PATH --names FILE -k 64 --pid PID   the backend alone: 64 in flight
  *
  * Every connection (or co-process) starts with `initialize`; the first one then asks
  * `getAllDomains` for the zone ids. After that each connection keeps exactly one `lookup` (qtype
@@ -12,6 +13,12 @@
  * this driver's own cost. Every reply must be one line starting with {"result":, nothing more
  * may arrive before the next request, a name from the names file must give records, and a made-up
  * name (--miss) must give none.
+ *
+ * With --pipeline K (not something pdns does) each connection instead writes K request lines at
+ * once and reads the K replies, in order, before it writes the next K: this measures what the
+ * backend itself can answer, without a round trip per lookup. Given the daemon's --pid (pipe
+ * mode knows its co-processes), it also reports the daemon's CPU time (utime + stime from
+ * /proc/PID/stat) over the measured window, as lookups per daemon-CPU-second.
  *
  * Needs nothing but libc. Bounded: the run lasts --warmup plus --duration seconds (or stops
  * earlier at --count lookups), and every reply must come within --timeout milliseconds. */
@@ -28,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -42,6 +50,8 @@
 #define RESULT_PREFIX   "{\"result\":"
 #define REPORTED_ERRORS 5
 #define PIPE_START_MS   60000 /* a co-process loads the whole store before it answers */
+#define MAX_DEPTH       4096
+#define MAX_REQUEST     (MAX_NAME * 3 + 512) /* one lookup line, escaped name included */
 
 enum mode { MODE_NONE, MODE_UNIX, MODE_PIPE };
 
@@ -56,16 +66,27 @@ struct opts {
     uint64_t seed;
     unsigned timeout_ms;
     bool header;
+    unsigned depth; /* --pipeline: requests in flight per connection; 0: one, as pdns */
+    pid_t pid;      /* --pid: the daemon whose CPU time is reported; 0: none */
 };
 
 struct zone {
     char *name;
+    size_t len;
     long long id;
 };
 
 struct name {
     char *json; /* JSON-escaped, without quotes */
+    size_t len;
     const struct zone *zone;
+};
+
+/* One request of a pipelined batch: what its reply must be. */
+struct slot {
+    uint32_t name; /* index into names */
+    uint32_t nx;   /* the made-up number of a miss */
+    bool miss;
 };
 
 struct conn {
@@ -75,7 +96,12 @@ struct conn {
     size_t len, cap;
     bool busy, measured, miss;
     uint64_t sent_ns;
-    char qname[MAX_NAME + 64];
+    char qname[2 * MAX_NAME + 64]; /* JSON-escaped */
+    /* --pipeline only */
+    struct slot *slots; /* the batch in flight, in order */
+    unsigned nslots, got;
+    char *wbuf; /* the batch's request lines; wbuf[woff..wlen) not written yet */
+    size_t wlen, woff;
 };
 
 static struct conn conns[MAX_CONNS];
@@ -357,8 +383,11 @@ static void parse_domains(const char *reply)
             die("getAllDomains: unexpected zone name: %.200s", p);
         if (nzones == MAX_ZONES)
             die("more than %d zones", MAX_ZONES);
+        if ((size_t)(ze - zn - 1) > MAX_NAME)
+            die("getAllDomains: zone name longer than %d bytes: %.200s", MAX_NAME, p);
         zones[nzones].id = strtoll(id, NULL, 10);
-        zones[nzones].name = xstrndup(zn + 1, (size_t)(ze - zn - 1));
+        zones[nzones].len = (size_t)(ze - zn - 1);
+        zones[nzones].name = xstrndup(zn + 1, zones[nzones].len);
         nzones++;
         p = end + 1;
     }
@@ -411,7 +440,8 @@ static void load_names(const char *path)
             cap = cap ? cap * 2 : 4096;
             names = xrealloc(names, cap * sizeof(*names));
         }
-        names[nnames].json = xstrndup(esc, strlen(esc));
+        names[nnames].len = strlen(esc);
+        names[nnames].json = xstrndup(esc, names[nnames].len);
         names[nnames].zone = z;
         nnames++;
     }
@@ -424,28 +454,78 @@ static void load_names(const char *path)
 
 /* ---- the load loop ------------------------------------------------------------------------ */
 
+/* Draws the next name: from the file, or (--miss) a made-up one under the drawn name's zone. */
+static struct slot pick_name(const struct opts *o)
+{
+    struct slot s = {.name = (uint32_t)(rnd() % nnames)};
+    s.miss = rnd() % 1000 < o->miss_permille;
+    if (s.miss)
+        s.nx = (uint32_t)(rnd() % 1000000000u);
+    return s;
+}
+
+static char *put_bytes(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Writes the JSON-escaped qname of s (no quotes, not terminated) to p, at most
+ * 2 * MAX_NAME + 16 bytes. Returns the end. */
+static char *put_qname(char *p, const struct slot *s)
+{
+    const struct name *nm = &names[s->name];
+    if (!s->miss)
+        return put_bytes(p, nm->json, nm->len);
+    p = put_u64(put_bytes(p, "nx", 2), s->nx);
+    *p++ = '.';
+    return put_bytes(p, nm->zone->name, nm->zone->len);
+}
+
+/* Writes the exact lookup line pdns sends (protocol doc section 9), newline included, to p,
+ * which has room for MAX_REQUEST bytes. Returns its length. */
+static size_t put_lookup(char *p, const struct slot *s)
+{
+    static const char head[] = "{\"method\": \"lookup\", \"parameters\": {\"local\": "
+                               "\"127.0.0.1\", \"qname\": \"";
+    static const char mid[] = "\", \"qtype\": \"ANY\", \"real-remote\": \"127.0.0.1/32\", "
+                              "\"remote\": \"127.0.0.1\", \"zone-id\": ";
+    static const char tail[] = "}}\n";
+    char *start = p;
+    long long id = names[s->name].zone->id;
+    p = put_bytes(p, head, sizeof(head) - 1);
+    p = put_qname(p, s);
+    p = put_bytes(p, mid, sizeof(mid) - 1);
+    if (id < 0)
+        *p++ = '-';
+    p = put_u64(p, id < 0 ? 0 - (uint64_t)id : (uint64_t)id);
+    p = put_bytes(p, tail, sizeof(tail) - 1);
+    return (size_t)(p - start);
+}
+
 static void send_lookup(struct conn *c, const struct opts *o, bool measured)
 {
-    char req[MAX_NAME * 3 + 512];
-    const struct name *nm = &names[rnd() % nnames];
-    c->miss = rnd() % 1000 < o->miss_permille;
-    if (c->miss)
-        /* A name that exists nowhere, under the same zone as the drawn name. */
-        snprintf(c->qname, sizeof(c->qname), "nx%" PRIu64 ".%s", rnd() % 1000000000u,
-                 nm->zone->name);
-    else
-        snprintf(c->qname, sizeof(c->qname), "%s", nm->json);
-    int n = snprintf(req, sizeof(req),
-                     "{\"method\": \"lookup\", \"parameters\": {\"local\": \"127.0.0.1\", "
-                     "\"qname\": \"%s\", \"qtype\": \"ANY\", \"real-remote\": \"127.0.0.1/32\", "
-                     "\"remote\": \"127.0.0.1\", \"zone-id\": %lld}}\n",
-                     c->qname, nm->zone->id);
-    if (n < 0 || (size_t)n >= sizeof(req))
-        die("request too long for %s", c->qname);
+    char req[MAX_REQUEST];
+    struct slot s = pick_name(o);
+    c->miss = s.miss;
+    *put_qname(c->qname, &s) = '\0';
+    size_t n = put_lookup(req, &s);
     c->measured = measured;
     c->busy = true;
     c->sent_ns = now_ns();
-    if (write_all(c->wfd, req, (size_t)n) < 0)
+    if (write_all(c->wfd, req, n) < 0)
         die("write: %s", strerror(errno));
 }
 
@@ -456,6 +536,26 @@ static void record(uint64_t ns)
         lat = xrealloc(lat, caplat * sizeof(*lat));
     }
     lat[nlat++] = ns;
+}
+
+/* What a reply line (NUL-terminated, without its newline) holds: -1 no result (a framing
+ * error), 0 no records ([] or false), 1 records. */
+static int reply_kind(const char *line)
+{
+    if (strncmp(line, RESULT_PREFIX, strlen(RESULT_PREFIX)) != 0)
+        return -1;
+    const char *r = line + strlen(RESULT_PREFIX);
+    while (*r == ' ')
+        r++;
+    return strncmp(r, "false", 5) != 0 && strncmp(r, "[]", 2) != 0;
+}
+
+/* Counts, and notes the first few, wrong answers: a name from the file without records, or a
+ * made-up name with some. */
+static void wrong_answer(const char *qname, bool miss, const char *line)
+{
+    if (bad_content++ < REPORTED_ERRORS)
+        note("%s should %s records, got: %.200s", qname, miss ? "have no" : "have", line);
 }
 
 /* Handles whatever arrived on c. Returns true when its reply is complete. */
@@ -487,17 +587,11 @@ static bool on_readable(struct conn *c)
     if (line + 1 != c->len)
         die("more than one line arrived for one request (%s): %.200s", c->qname, c->buf);
     *nl = '\0';
-    if (strncmp(c->buf, RESULT_PREFIX, strlen(RESULT_PREFIX)) != 0)
+    int kind = reply_kind(c->buf);
+    if (kind < 0)
         die("reply to %s does not start with %s: %.200s", c->qname, RESULT_PREFIX, c->buf);
-    const char *r = c->buf + strlen(RESULT_PREFIX);
-    while (*r == ' ')
-        r++;
-    bool empty = strncmp(r, "false", 5) == 0 || strncmp(r, "[]", 2) == 0;
-    if (empty != c->miss) {
-        if (bad_content++ < REPORTED_ERRORS)
-            note("%s should %s records, got: %.200s", c->qname, c->miss ? "have no" : "have",
-                 c->buf);
-    }
+    if ((kind == 0) != c->miss)
+        wrong_answer(c->qname, c->miss, c->buf);
     if (c->measured) {
         record(done - c->sent_ns);
         reply_bytes += line + 1;
@@ -523,6 +617,94 @@ static double pct_us(unsigned pct)
     return (double)lat[rank - 1] / 1000.0;
 }
 
+/* ---- CPU time ------------------------------------------------------------------------------ */
+
+/* utime + stime of pid, all its threads, in seconds (from /proc/PID/stat); -1 when unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces and parentheses: count from its closing one.
+     * Then come state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt, cminflt, majflt,
+     * cmajflt, and utime and stime (fields 14 and 15), in clock ticks. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The CPU time of the backend: the --pid daemon, or the co-processes we spawned. */
+static double backend_cpu_s(const struct opts *o)
+{
+    if (o->pid > 0)
+        return proc_cpu_s(o->pid);
+    double sum = 0;
+    bool any = false;
+    for (unsigned i = 0; i < nconns; i++) {
+        if (conns[i].pid <= 0)
+            continue;
+        double v = proc_cpu_s(conns[i].pid);
+        if (v < 0)
+            return -1;
+        sum += v;
+        any = true;
+    }
+    return any ? sum : -1;
+}
+
+static double self_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) < 0)
+        return 0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* The measured window: from the first measured request sent to the last measured reply. */
+static struct {
+    bool started;
+    uint64_t start_ns;
+    double backend0, self0;
+} win;
+
+static void window_start(const struct opts *o, uint64_t now)
+{
+    if (win.started)
+        return;
+    win.started = true;
+    win.start_ns = now;
+    win.backend0 = backend_cpu_s(o);
+    win.self0 = self_cpu_s();
+}
+
+/* CPU use over the window [win.start_ns, end_ns]: the backend's and ours, in % of one core,
+ * and lookups per backend CPU-second (-1 each when unknown). */
+static void window_cpu(const struct opts *o,
+                       uint64_t end_ns,
+                       uint64_t lookups,
+                       double *bpct,
+                       double *per_s,
+                       double *spct)
+{
+    double wall = (double)(end_ns - win.start_ns) / 1e9;
+    double b1 = backend_cpu_s(o), s1 = self_cpu_s();
+    double b = win.backend0 >= 0 && b1 >= 0 ? b1 - win.backend0 : -1;
+    *bpct = b >= 0 && wall > 0 ? 100.0 * b / wall : -1;
+    *per_s = b > 0 ? (double)lookups / b : -1;
+    *spct = wall > 0 ? 100.0 * (s1 - win.self0) / wall : -1;
+}
+
 static void run(const struct opts *o)
 {
     uint64_t t0 = now_ns();
@@ -532,6 +714,8 @@ static void run(const struct opts *o)
     struct pollfd pfd[MAX_CONNS];
     unsigned idx[MAX_CONNS];
 
+    if (t0 >= mstart)
+        window_start(o, t0);
     for (unsigned i = 0; i < nconns; i++) {
         sent_measured += t0 >= mstart;
         send_lookup(&conns[i], o, t0 >= mstart);
@@ -570,6 +754,8 @@ static void run(const struct opts *o)
             if (now >= mend || (o->count && sent_measured >= o->count))
                 continue; /* this connection is done */
             bool measured = now >= mstart;
+            if (measured)
+                window_start(o, now);
             sent_measured += measured;
             send_lookup(c, o, measured);
         }
@@ -590,6 +776,204 @@ static void run(const struct opts *o)
            (double)sum / (double)nlat / 1000.0, pct_us(50), pct_us(99),
            (double)lat[nlat - 1] / 1000.0, (double)reply_bytes / (double)nlat,
            100.0 * (double)nmiss / (double)nlat);
+    fflush(stdout);
+    double bpct, per_s, spct;
+    window_cpu(o, last_done, nlat, &bpct, &per_s, &spct);
+    if (bpct >= 0)
+        note("backend CPU %.0f%% of one core, %.0f lookups per backend CPU-second; driver CPU "
+             "%.0f%%",
+             bpct, per_s, spct);
+}
+
+/* ---- the pipelined load loop (--pipeline) -------------------------------------------------- */
+
+/* Fills c's next batch: depth request lines, written out as far as the socket takes them. */
+static void start_batch(struct conn *c, const struct opts *o, bool measured)
+{
+    size_t off = 0;
+    for (unsigned i = 0; i < o->depth; i++) {
+        c->slots[i] = pick_name(o);
+        off += put_lookup(c->wbuf + off, &c->slots[i]);
+    }
+    c->nslots = o->depth;
+    c->got = 0;
+    c->wlen = off;
+    c->woff = 0;
+    c->measured = measured;
+    c->busy = true;
+    c->sent_ns = now_ns();
+}
+
+/* Writes what the peer takes of the batch without blocking: it may be answering the first
+ * requests while we write the last, and a blocking write could then wait for ever on a backend
+ * waiting for us to read. */
+static void write_batch(struct conn *c)
+{
+    while (c->woff < c->wlen) {
+        ssize_t w = write(c->wfd, c->wbuf + c->woff, c->wlen - c->woff);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            die("write: %s", strerror(errno));
+        }
+        c->woff += (size_t)w;
+    }
+}
+
+static uint64_t nanswered; /* lookups answered in the measured window (pipelined) */
+
+/* Takes the reply lines that arrived on c, in order. Returns true when its batch is answered. */
+static bool on_batch_readable(struct conn *c)
+{
+    if (c->cap - c->len < 16384) {
+        if (c->cap >= MAX_REPLY)
+            die("reply longer than %u bytes", MAX_REPLY);
+        c->cap = c->cap ? c->cap * 2 : 262144;
+        c->buf = xrealloc(c->buf, c->cap);
+    }
+    ssize_t n = read(c->rfd, c->buf + c->len, c->cap - c->len);
+    if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN)
+            return false;
+        die("read: %s", strerror(errno));
+    }
+    if (n == 0)
+        die("the backend closed the connection (EOF) with %u of %u replies of a batch read", c->got,
+            c->nslots);
+    if (!c->busy)
+        die("%zd bytes arrived with no request outstanding: %.200s", n, c->buf + c->len);
+    char *line = c->buf, *scan = c->buf + c->len, *end = c->buf + c->len + n, *nl;
+    c->len += (size_t)n;
+    while ((nl = memchr(scan, '\n', (size_t)(end - scan))) != NULL) {
+        char qname[2 * MAX_NAME + 64];
+        if (c->got == c->nslots)
+            die("more reply lines than requests in a batch of %u: %.200s", c->nslots, line);
+        const struct slot *s = &c->slots[c->got++];
+        *nl = '\0';
+        int kind = reply_kind(line);
+        if (kind < 0 || (kind == 0) != s->miss) {
+            *put_qname(qname, s) = '\0'; /* only now: naming every lookup would cost time */
+            if (kind < 0)
+                die("reply %u of a batch (to %s) does not start with %s: %.200s", c->got, qname,
+                    RESULT_PREFIX, line);
+            wrong_answer(qname, s->miss, line);
+        }
+        if (c->measured) {
+            reply_bytes += (size_t)(nl - line) + 1;
+            nmiss += s->miss;
+            nanswered++;
+        }
+        line = scan = nl + 1;
+    }
+    c->len = (size_t)(end - line);
+    memmove(c->buf, line, c->len);
+    if (c->got < c->nslots)
+        return false;
+    if (c->len)
+        die("data after the last reply of a batch: %.200s", c->buf);
+    c->busy = false;
+    return true;
+}
+
+static void run_pipelined(const struct opts *o)
+{
+    uint64_t t0 = now_ns();
+    uint64_t mstart = t0 + (uint64_t)(o->warmup * 1e9);
+    uint64_t mend = mstart + (uint64_t)(o->duration * 1e9);
+    uint64_t sent_measured = 0, last_done = mstart;
+    struct pollfd pfd[MAX_CONNS];
+    unsigned idx[MAX_CONNS];
+
+    for (unsigned i = 0; i < nconns; i++) {
+        struct conn *c = &conns[i];
+        c->slots = xrealloc(NULL, o->depth * sizeof(*c->slots));
+        c->wbuf = xrealloc(NULL, (size_t)o->depth * MAX_REQUEST);
+        if (fcntl(c->rfd, F_SETFL, fcntl(c->rfd, F_GETFL) | O_NONBLOCK) < 0 ||
+            fcntl(c->wfd, F_SETFL, fcntl(c->wfd, F_GETFL) | O_NONBLOCK) < 0)
+            die("fcntl: %s", strerror(errno));
+    }
+    if (t0 >= mstart)
+        window_start(o, t0);
+    for (unsigned i = 0; i < nconns; i++) {
+        sent_measured += t0 >= mstart ? o->depth : 0;
+        start_batch(&conns[i], o, t0 >= mstart);
+        write_batch(&conns[i]);
+    }
+    for (;;) {
+        unsigned np = 0;
+        uint64_t oldest = UINT64_MAX;
+        for (unsigned i = 0; i < nconns; i++) {
+            struct conn *c = &conns[i];
+            if (!c->busy)
+                continue;
+            short ev = POLLIN | (c->woff < c->wlen ? POLLOUT : 0);
+            pfd[np] = (struct pollfd){.fd = c->rfd, .events = ev};
+            idx[np++] = i;
+            if (c->wfd != c->rfd && (ev & POLLOUT)) { /* a co-process: two pipes */
+                pfd[np] = (struct pollfd){.fd = c->wfd, .events = POLLOUT};
+                idx[np++] = i;
+            }
+            if (c->sent_ns < oldest)
+                oldest = c->sent_ns;
+        }
+        if (np == 0)
+            break;
+        uint64_t now = now_ns(), limit = oldest + (uint64_t)o->timeout_ms * 1000000u;
+        if (now >= limit)
+            die("a batch of %u was not answered within %u ms", o->depth, o->timeout_ms);
+        int r = poll(pfd, np, (int)((limit - now) / 1000000u) + 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            die("poll: %s", strerror(errno));
+        }
+        for (unsigned k = 0; k < np && r > 0; k++) {
+            struct conn *c = &conns[idx[k]];
+            if (!pfd[k].revents || !c->busy)
+                continue;
+            if (pfd[k].revents & POLLOUT)
+                write_batch(c);
+            if (pfd[k].fd != c->rfd || !(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (!on_batch_readable(c))
+                continue;
+            now = now_ns();
+            if (c->measured) {
+                last_done = now;
+                record(now - c->sent_ns);
+            }
+            if (now >= mend || (o->count && sent_measured >= o->count))
+                continue; /* this connection is done */
+            bool measured = now >= mstart;
+            if (measured)
+                window_start(o, now);
+            sent_measured += measured ? o->depth : 0;
+            start_batch(c, o, measured);
+            write_batch(c);
+        }
+    }
+
+    if (nanswered == 0)
+        die("no lookups completed in the measured window");
+    qsort(lat, nlat, sizeof(*lat), cmp_u64);
+    double secs = (double)(last_done - win.start_ns) / 1e9;
+    double bpct, per_s, spct;
+    window_cpu(o, last_done, nanswered, &bpct, &per_s, &spct);
+    if (o->header)
+        printf("%-5s %5s %5s %9s %10s %9s %9s %7s %6s %8s %13s %8s\n", "mode", "conns", "depth",
+               "requests", "lookups/s", "batch_p50", "batch_p99", "bytes", "miss%", "backend%",
+               "lookups/cpu_s", "driver%");
+    printf("%-5s %5u %5u %9" PRIu64 " %10.0f %9.1f %9.1f %7.1f %6.1f ",
+           o->mode == MODE_UNIX ? "unix" : "pipe", nconns, o->depth, nanswered,
+           (double)nanswered / secs, pct_us(50), pct_us(99),
+           (double)reply_bytes / (double)nanswered, 100.0 * (double)nmiss / (double)nanswered);
+    if (bpct >= 0)
+        printf("%8.0f %13.0f", bpct, per_s);
+    else
+        printf("%8s %13s", "-", "-");
+    printf(" %8.0f\n", spct);
     fflush(stdout);
 }
 
@@ -678,7 +1062,7 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: lookup_bench (--unix PATH | --pipe \"CMD ARGS\") --names FILE [OPTIONS]\n"
             "Sends pdns-style lookup (qtype ANY) requests to a pdns-failover backend, one in\n"
-            "flight per connection, and prints throughput and latency.\n"
+            "flight per connection (K with --pipeline), and prints throughput and latency.\n"
             "\n"
             "  --unix PATH          connect to the daemon's socket\n"
             "  --pipe \"CMD ARGS\"    spawn the backend with pipes (split on spaces, no shell)\n"
@@ -692,9 +1076,15 @@ static void usage(FILE *f)
             "      --timeout MS     longest wait for any reply (default 5000; a co-process gets\n"
             "                       60 s for its first, initialize)\n"
             "      --no-header      print the result row only\n"
+            "  -k, --pipeline K     the backend alone, not as pdns drives it: each connection\n"
+            "                       writes K requests at once, then reads the K replies (at\n"
+            "                       most %d); prints batch round trips instead of latencies\n"
+            "      --pid PID        the daemon behind --unix: report its CPU time (utime +\n"
+            "                       stime) over the measured window, and lookups per CPU-second\n"
+            "                       (co-processes of --pipe are measured without it)\n"
             "Notes (start-up, zones) go to stderr; the table goes to stdout. Exit status 1 on\n"
             "any protocol error or wrong answer.\n",
-            MAX_CONNS);
+            MAX_CONNS, MAX_DEPTH);
 }
 
 static double parse_num(const char *opt, const char *s, double min, double max)
@@ -711,7 +1101,7 @@ static double parse_num(const char *opt, const char *s, double min, double max)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_UNIX = 256, OPT_PIPE, OPT_NAMES, OPT_SEED, OPT_TIMEOUT, OPT_NOHEADER };
+    enum { OPT_UNIX = 256, OPT_PIPE, OPT_NAMES, OPT_SEED, OPT_TIMEOUT, OPT_NOHEADER, OPT_PID };
     static const struct option longopts[] = {
         {"unix", required_argument, NULL, OPT_UNIX},
         {"pipe", required_argument, NULL, OPT_PIPE},
@@ -724,6 +1114,8 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"no-header", no_argument, NULL, OPT_NOHEADER},
+        {"pipeline", required_argument, NULL, 'k'},
+        {"pid", required_argument, NULL, OPT_PID},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -735,7 +1127,7 @@ int main(int argc, char **argv)
                      .timeout_ms = 5000,
                      .header = true};
     int c;
-    while ((c = getopt_long(argc, argv, "c:d:w:n:m:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:d:w:n:m:k:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_UNIX:
         case OPT_PIPE:
@@ -773,6 +1165,12 @@ int main(int argc, char **argv)
         case OPT_NOHEADER:
             o.header = false;
             break;
+        case 'k':
+            o.depth = (unsigned)parse_num("--pipeline", optarg, 1, MAX_DEPTH);
+            break;
+        case OPT_PID:
+            o.pid = (pid_t)parse_num("--pid", optarg, 1, 4194304);
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -792,7 +1190,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     setup(&o);
-    run(&o);
+    if (o.depth)
+        run_pipelined(&o);
+    else
+        run(&o);
     for (unsigned i = 0; i < nconns; i++)
         if (conns[i].pid > 0) {
             long kb = vm_rss_kb(conns[i].pid);
