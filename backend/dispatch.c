@@ -692,6 +692,26 @@ static void put_node(dispatch_t *d,
     }
 }
 
+/* The reply to a lookup of node n (NULL: nothing there) for type (0: a type we do not serve).
+ * c is needed for hashed pools only (the client's address). */
+static void put_lookup_reply(
+    dispatch_t *d, struct call *c, const struct store_node *n, int type, struct sbuf *out)
+{
+    sbuf_puts(out, "{\"result\":[");
+    if (n && type > 0) {
+        bool first = true;
+        if (type == RR_ANY && n->nrr == 0) /* an empty non-terminal's ENT pseudo-record */
+            sbuf_put(out, n->any_frag, n->any_len);
+        else
+            put_node(d, c, n, type, out, &first);
+        /* A pool name whose answer is empty (when_all_down "none", or no member of the
+         * family) still exists: without a record pdns would say NXDOMAIN, not NODATA. */
+        if (first && type == RR_ANY && n->dynamic)
+            put_ent(out, n);
+    }
+    sbuf_puts(out, "]}\n");
+}
+
 static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sbuf *out)
 {
     const store_t *st = ss->txn ? view(d, ss) : d->store;
@@ -711,21 +731,7 @@ static int m_lookup(dispatch_t *d, struct session *ss, struct call *c, struct sb
         reply_false(out);
         return 0;
     }
-    const struct store_node *n = store_find(st, name, zone_id);
-    int type = rrtype_from_name(qtype, tlen);
-    sbuf_puts(out, "{\"result\":[");
-    if (n && type > 0) {
-        bool first = true;
-        if (type == RR_ANY && n->nrr == 0) /* an empty non-terminal's ENT pseudo-record */
-            sbuf_put(out, n->any_frag, n->any_len);
-        else
-            put_node(d, c, n, type, out, &first);
-        /* A pool name whose answer is empty (when_all_down "none", or no member of the
-         * family) still exists: without a record pdns would say NXDOMAIN, not NODATA. */
-        if (first && type == RR_ANY && n->dynamic)
-            put_ent(out, n);
-    }
-    sbuf_puts(out, "]}\n");
+    put_lookup_reply(d, c, store_find(st, name, zone_id), rrtype_from_name(qtype, tlen), out);
     return 0;
 }
 
@@ -1205,18 +1211,7 @@ fast_lookup(dispatch_t *d, struct session *ss, const char *line, size_t len, str
     for (uint32_t i = 0; n && n->dynamic && i < n->nrr; i++)
         if (n->rrs[i].pool && n->rrs[i].pool->policy == POOL_HASHED)
             return 0;
-    int type = rrtype_from_name(qtype, qtl);
-    sbuf_puts(out, "{\"result\":[");
-    if (n && type > 0) { /* as m_lookup() */
-        bool first = true;
-        if (type == RR_ANY && n->nrr == 0)
-            sbuf_put(out, n->any_frag, n->any_len);
-        else
-            put_node(d, NULL, n, type, out, &first);
-        if (first && type == RR_ANY && n->dynamic)
-            put_ent(out, n);
-    }
-    sbuf_puts(out, "]}\n");
+    put_lookup_reply(d, NULL, n, rrtype_from_name(qtype, qtl), out);
     return 1;
 }
 
