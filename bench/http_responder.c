@@ -34,12 +34,13 @@
 #define MAX_EVENTS 256
 #define REQ_MAX    4096 /* a request longer than this (headers) is answered anyway */
 
-static const char RESPONSE[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+static const char RESPONSE[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 struct conn {
     int fd;
-    size_t len;      /* request bytes kept (only the tail matters: looking for \r\n\r\n) */
-    char tail[4];    /* last bytes seen, for a terminator split across reads */
+    size_t len;   /* request bytes kept (only the tail matters: looking for \r\n\r\n) */
+    char tail[4]; /* last bytes seen, for a terminator split across reads */
 };
 
 static volatile sig_atomic_t stop_flag;

@@ -101,25 +101,38 @@ int main(int argc, char **argv)
     const char *path = NULL, *names_path = NULL, *label = "lookups";
     double rate = 200, duration = 10, warmup = 1;
     static const struct option longopts[] = {
-        {"unix", required_argument, NULL, 'u'},    {"names", required_argument, NULL, 'n'},
-        {"rate", required_argument, NULL, 'r'},    {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, 'w'},  {"label", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"unix", required_argument, NULL, 'u'},   {"names", required_argument, NULL, 'n'},
+        {"rate", required_argument, NULL, 'r'},   {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'}, {"label", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     int o;
     while ((o = getopt_long(argc, argv, "u:n:r:d:w:l:h", longopts, NULL)) != -1) {
         switch (o) {
-        case 'u': path = optarg; break;
-        case 'n': names_path = optarg; break;
-        case 'r': rate = strtod(optarg, NULL); break;
-        case 'd': duration = strtod(optarg, NULL); break;
-        case 'w': warmup = strtod(optarg, NULL); break;
-        case 'l': label = optarg; break;
+        case 'u':
+            path = optarg;
+            break;
+        case 'n':
+            names_path = optarg;
+            break;
+        case 'r':
+            rate = strtod(optarg, NULL);
+            break;
+        case 'd':
+            duration = strtod(optarg, NULL);
+            break;
+        case 'w':
+            warmup = strtod(optarg, NULL);
+            break;
+        case 'l':
+            label = optarg;
+            break;
         case 'h':
             puts("Usage: lookup_pace --unix PATH --names FILE [--rate N] [--duration SEC] "
                  "[--warmup SEC] [--label L]");
             return 0;
-        default: return 2;
+        default:
+            return 2;
         }
     }
     if (!path || !names_path || rate <= 0 || rate > 100000 || duration <= 0 || duration > 3600 ||

@@ -624,9 +624,10 @@ static void test_store_rejects_a_top_level_that_is_not_an_object(void **state)
 static void test_store_rejects_unknown_top_level_keys(void **state)
 {
     (void)state;
-    expect_only_error("{\"zones\": {\"example.com.\": {\"records\": {" HELPERS_APEX "}}}, "
-                      "\"zone\": 1}",
-                      "[\"zone\"]: unknown key (expected one of: zones, checks, pools, notify, pdns)");
+    expect_only_error(
+        "{\"zones\": {\"example.com.\": {\"records\": {" HELPERS_APEX "}}}, "
+        "\"zone\": 1}",
+        "[\"zone\"]: unknown key (expected one of: zones, checks, pools, notify, pdns)");
 }
 
 static void test_store_rejects_a_store_without_zones(void **state)
