@@ -52,9 +52,11 @@ struct opts {
     const char *metrics;
     bool syslog;
     bool verbose; /* --verbose-replies (benchmarks) */
+    bool allow_root;
     mode_t socket_mode;
     gid_t socket_gid;
     struct server_limits lim;
+    struct store_limits store_lim;
 };
 
 /* The health checker of one store: the shared map and this process's probe thread. */
@@ -110,6 +112,10 @@ static void usage(FILE *f)
             "      --socket-group GRP  group of the unix socket (name or number)\n"
             "      --max-connections N  concurrent unix connections (default %u)\n"
             "      --max-line BYTES   longest request line accepted (default %u)\n"
+            "      --max-store-bytes BYTES  largest store file loaded (default %llu)\n"
+            "      --max-members N    members of one pool (default and most %u)\n"
+            "      --allow-root       run as root (refused otherwise: run as the pdns user,\n"
+            "                         or a user of its own in the socket's group)\n"
             "      --metrics ADDR:PORT  serve Prometheus /metrics, /status and /healthz there\n"
             "      --state-dir DIR    where health states are kept and shared between processes\n"
             "                         (default /var/lib/pdns-failover if writable, else\n"
@@ -121,7 +127,8 @@ static void usage(FILE *f)
             "  -V, --version          print the version\n"
             "\n"
             "Logs go to stderr; stdout carries nothing but protocol replies.\n",
-            SERVER_DEFAULT_MAX_CONNS, SERVER_DEFAULT_MAX_LINE);
+            SERVER_DEFAULT_MAX_CONNS, SERVER_DEFAULT_MAX_LINE, STORE_DEFAULT_MAX_BYTES,
+            POOL_MAX_MEMBERS);
 }
 
 static int parse_ulong(const char *opt,
@@ -154,7 +161,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         OPT_STATE,
         OPT_METRICS,
         OPT_SYSLOG,
-        OPT_VERBOSE
+        OPT_VERBOSE,
+        OPT_MAXSTORE,
+        OPT_MAXMEMBERS,
+        OPT_ALLOWROOT
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -164,6 +174,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"socket-group", required_argument, NULL, OPT_GROUP},
         {"max-connections", required_argument, NULL, OPT_MAXCONN},
         {"max-line", required_argument, NULL, OPT_MAXLINE},
+        {"max-store-bytes", required_argument, NULL, OPT_MAXSTORE},
+        {"max-members", required_argument, NULL, OPT_MAXMEMBERS},
+        {"allow-root", no_argument, NULL, OPT_ALLOWROOT},
         {"state-dir", required_argument, NULL, OPT_STATE},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"syslog", no_argument, NULL, OPT_SYSLOG},
@@ -191,6 +204,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
         case OPT_MODE:
             if (parse_ulong("--socket-mode", optarg, 8, 0, 0777, &v) < 0)
                 return 2;
+            /* Whoever can connect can make pdns serve anything: never to every local user. */
+            if (v & 0002) {
+                fprintf(stderr,
+                        "pdns-failover: --socket-mode: %04lo would let every local user "
+                        "write to the socket; give access through --socket-group\n",
+                        v);
+                return 2;
+            }
             o->socket_mode = (mode_t)v;
             break;
         case OPT_GROUP: {
@@ -214,6 +235,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (parse_ulong("--max-line", optarg, 10, 1024, 1024UL * 1024 * 1024, &v) < 0)
                 return 2;
             o->lim.max_line = v;
+            break;
+        case OPT_MAXSTORE:
+            if (parse_ulong("--max-store-bytes", optarg, 10, 1024, ULONG_MAX, &v) < 0)
+                return 2;
+            o->store_lim.max_bytes = v;
+            break;
+        case OPT_MAXMEMBERS:
+            if (parse_ulong("--max-members", optarg, 10, 1, POOL_MAX_MEMBERS, &v) < 0)
+                return 2;
+            o->store_lim.max_members = (unsigned)v;
+            break;
+        case OPT_ALLOWROOT:
+            o->allow_root = true;
             break;
         case OPT_STATE:
             if (!*optarg) {
@@ -1121,10 +1155,12 @@ int main(int argc, char **argv)
         .socket_mode = 0660,
         .socket_gid = (gid_t)-1,
         .lim = {.max_line = SERVER_DEFAULT_MAX_LINE, .max_conns = SERVER_DEFAULT_MAX_CONNS},
+        .store_lim = {.max_bytes = STORE_DEFAULT_MAX_BYTES, .max_members = POOL_MAX_MEMBERS},
     };
     int r = parse_args(argc, argv, &o);
     if (r)
         return r;
+    store_set_limits(&o.store_lim);
     /* pdns ignores SIGPIPE before spawning us; do the same in every mode so a vanished peer is
      * an EPIPE error, not a silent death. */
     signal(SIGPIPE, SIG_IGN);
@@ -1132,6 +1168,14 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     if (o.check)
         return check_config(o.check);
+    /* The daemon parses what pdns and the network send it and runs a libcurl prober: none of
+     * it needs root, so a mistake in it should not own the machine. */
+    if (geteuid() == 0 && !o.allow_root) {
+        log_err("main", "refusing to run as root: run as an unprivileged user (pdns starts pipe "
+                        "co-processes as its own user; the systemd unit sets User=), or pass "
+                        "--allow-root");
+        return 2;
+    }
     if (o.syslog)
         log_use_syslog("pdns-failover"); /* before any thread starts */
     raise_fd_limit();

@@ -611,9 +611,10 @@ static void parse_pool(struct builder *b, json_object *obj, struct pool *pool)
         errlist_add(b->errs, "%s: missing (a pool needs at least one member)", sbuf_str(&b->path));
     } else if (sb_expect_type(b, jmembers, json_type_array, "an array of members")) {
         size_t n = json_object_array_length(jmembers);
-        if (n > POOL_MAX_MEMBERS) {
-            errlist_add(b->errs, "%s: %zu members; a pool has at most %d", sbuf_str(&b->path), n,
-                        POOL_MAX_MEMBERS);
+        unsigned max = store_get_limits()->max_members;
+        if (n > max) {
+            errlist_add(b->errs, "%s: %zu members; a pool has at most %u (--max-members)",
+                        sbuf_str(&b->path), n, max);
             n = 0;
         }
         struct pool_member *m = arena_zalloc(b->arena, (n + 1) * sizeof(*m));

@@ -1553,6 +1553,20 @@ int store_build(const char *json, size_t len, store_t **ret_store, struct errlis
     return build(json, len, NULL, ret_store, errs);
 }
 
+static struct store_limits limits = {STORE_DEFAULT_MAX_BYTES, POOL_MAX_MEMBERS};
+
+void store_set_limits(const struct store_limits *l)
+{
+    limits = *l;
+    if (limits.max_members == 0 || limits.max_members > POOL_MAX_MEMBERS)
+        limits.max_members = POOL_MAX_MEMBERS;
+}
+
+const struct store_limits *store_get_limits(void)
+{
+    return &limits;
+}
+
 int store_read_file(const char *path, struct sbuf *text, struct errlist *errs)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1566,6 +1580,12 @@ int store_read_file(const char *path, struct sbuf *text, struct errlist *errs)
         errlist_add(errs, "not a regular file");
         close(fd);
         return -EINVAL;
+    }
+    if ((uint64_t)st.st_size > limits.max_bytes) {
+        errlist_add(errs, "the store file is %llu bytes; the limit is %llu (--max-store-bytes)",
+                    (unsigned long long)st.st_size, (unsigned long long)limits.max_bytes);
+        close(fd);
+        return -EFBIG;
     }
     sbuf_reset(text);
     sbuf_reserve(text, (size_t)st.st_size + 1);
@@ -1584,6 +1604,14 @@ int store_read_file(const char *path, struct sbuf *text, struct errlist *errs)
             break;
         text->len += (size_t)n;
         text->p[text->len] = '\0';
+        if (text->len > limits.max_bytes) { /* grew while we read it */
+            errlist_add(errs,
+                        "the store file grew past the limit of %llu bytes while it was "
+                        "read (--max-store-bytes)",
+                        (unsigned long long)limits.max_bytes);
+            close(fd);
+            return -EFBIG;
+        }
     }
     close(fd);
     return 0;

@@ -75,6 +75,17 @@ struct json_object;
 /* The same from a parsed document (borrowed; duplicate keys cannot be detected there): for a
  * document built or edited in memory, which need not be written out and parsed again. */
 int store_build_doc(struct json_object *root, store_t **ret_store, struct errlist *errs);
+/* Process-wide limits on what a store may hold, set once by main() before any store is
+ * loaded (the daemon's --max-store-bytes and --max-members); every loader (start-up, reloads,
+ * commits, pipe initialize) applies them, so a store past a limit is refused with a message
+ * naming the limit and the option that raises it. */
+struct store_limits {
+    uint64_t max_bytes;   /* store file size */
+    unsigned max_members; /* members of one pool, at most POOL_MAX_MEMBERS */
+};
+#define STORE_DEFAULT_MAX_BYTES (1024ULL * 1024 * 1024)
+void store_set_limits(const struct store_limits *l);
+const struct store_limits *store_get_limits(void);
 struct sbuf;
 /* Reads the whole file at `path` into text (replacing what it held). I/O errors are reported
  * through errs. Returns 0 or -errno. */
