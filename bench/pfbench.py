@@ -176,7 +176,8 @@ class Daemon:
         self.state = os.path.join(workdir, "state")
         self.logpath = os.path.join(workdir, "daemon.log")
         self.metrics_port = metrics_port
-        args = [binary, "--config", store, "--listen", self.sock, "--state-dir", self.state,
+        args = [binary, *(["--allow-root"] if os.geteuid() == 0 else []), "--config", store,
+                "--listen", self.sock, "--state-dir", self.state,
                 *extra]
         if metrics_port:
             args += ["--metrics", f"127.0.0.1:{metrics_port}"]

@@ -209,7 +209,7 @@ class PipeBackend:
     line on stdout. stderr goes to a file of the caller's."""
 
     def __init__(self, binary, store, errfile):
-        self.proc = subprocess.Popen([binary, "--config", store], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([binary, *e2e.ROOT, "--config", store], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=errfile)
         self.fd = self.proc.stdout.fileno()
         self.buf = b""
@@ -289,7 +289,7 @@ class Daemon:
     it: the PID we hold is the daemon's."""
 
     def __init__(self, binary, store, sock, state_dir, wrapper=()):
-        self.args = [*wrapper, binary, "--config", store, "--listen", sock,
+        self.args = [*wrapper, binary, *e2e.ROOT, "--config", store, "--listen", sock,
                      "--state-dir", state_dir]
         self.sock = sock
         self.proc = None
@@ -321,7 +321,7 @@ def write_conf(confdir, lines):
 
 
 def pipe_conn(binary, store):
-    return f"pipe:command={binary} --config {store},timeout=2000"
+    return f"pipe:command={binary}{e2e.ROOT_OPT} --config {store},timeout=2000"
 
 
 def pipe_pdnsutil_conf(d, binary, store):
@@ -1233,7 +1233,7 @@ def pipe_eof_rolls_back(binary, tmp, notes):
     eq(read_bytes(store), before, "the store after EOF with an open transaction")
     eq(strays(store), [], "files left next to the store")
     # ... and a new process does not see it
-    r = subprocess.run([binary, "--config", store], input=(
+    r = subprocess.run([binary, *e2e.ROOT, "--config", store], input=(
         '{"method":"initialize","parameters":{}}\n'
         '{"method":"lookup","parameters":{"qname":"left.example.com.","qtype":"A"}}\n').encode(),
         capture_output=True, timeout=20)

@@ -8,6 +8,7 @@ socket behaviour). Prints TAP; exits 1 if anything failed. Every process started
 stopped by its PID; every wait is bounded.
 """
 import argparse
+import grp
 import os
 import re
 import select
@@ -18,6 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# The daemon refuses to run as root unless told to; the tests run as root on CI machines.
+ROOT = ["--allow-root"] if os.geteuid() == 0 else []
+ROOT_OPT = "".join(" " + a for a in ROOT)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STORE = os.path.join(HERE, "store.json")
@@ -125,9 +130,9 @@ class Pdns:
         self.pdns = None
         self.sock = os.path.join(self.dir, "pf.sock")
         if mode == "pipe":
-            conn = f"pipe:command={binary} --config {store},timeout=2000"
+            conn = f"pipe:command={binary}{ROOT_OPT} --config {store},timeout=2000"
         elif mode == "pipe-option":  # the store given as a connection-string option
-            conn = f"pipe:command={binary},config={store},timeout=2000"
+            conn = f"pipe:command={binary}{ROOT_OPT},config={store},timeout=2000"
         else:
             conn = f"unix:path={self.sock},timeout=2000"
         with open(os.path.join(self.conf, "pdns.conf"), "w") as f:
@@ -150,7 +155,7 @@ loglevel=4
         if self.mode == "unix":
             self.daemon_log = open(os.path.join(self.dir, "daemon.log"), "w")
             self.daemon = subprocess.Popen(
-                [self.binary, "--config", self.store, "--listen", self.sock],
+                [self.binary, *ROOT, "--config", self.store, "--listen", self.sock],
                 stdout=self.daemon_log, stderr=subprocess.STDOUT)
             wait_for(lambda: os.path.exists(self.sock) or self.daemon.poll() is not None, 10,
                      "the unix socket")
@@ -429,7 +434,7 @@ def cli_test(fn):
 
 
 def run_bin(binary, *args, input=None, timeout=20):
-    return subprocess.run([binary, *args], input=input, capture_output=True, timeout=timeout)
+    return subprocess.run([binary, *ROOT, *args], input=input, capture_output=True, timeout=timeout)
 
 
 @cli_test
@@ -570,7 +575,8 @@ class UnixDaemon:
         self.outpath = os.path.join(tmp, tag + ".out")
         with open(self.errpath, "wb") as err, open(self.outpath, "wb") as out:
             self.proc = subprocess.Popen(
-                [binary, "--config", STORE, "--listen", self.path, *extra], stdout=out, stderr=err)
+                [binary, *ROOT, "--config", STORE, "--listen", self.path, *extra], stdout=out,
+                stderr=err)
         wait_for(lambda: os.path.exists(self.path) or self.proc.poll() is not None, 10, "socket")
         if self.proc.poll() is not None:
             raise Failure("daemon died: " + self.stderr().decode())
@@ -654,7 +660,7 @@ def unix_socket_errors(b, tmp):
     s = socket.socket(socket.AF_UNIX)
     s.bind(stale)
     s.close()
-    p = subprocess.Popen([b, "--config", STORE, "--listen", stale], stdout=subprocess.PIPE,
+    p = subprocess.Popen([b, *ROOT, "--config", STORE, "--listen", stale], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
     try:
         wait_for(lambda: _connectable(stale), 10, "stale socket replaced")
@@ -696,6 +702,117 @@ def unix_socket_mode_and_connection_limit(b, tmp):
     finally:
         out, err = d.stop()
     check(b"refusing a connection" in err, err)
+
+
+def lookup_www(sock):
+    """One lookup of www.example.com on a fresh connection to a unix-mode daemon."""
+    c = socket.socket(socket.AF_UNIX)
+    try:
+        c.connect(sock)
+        c.settimeout(5)
+        return ask(c, '{"method":"lookup","parameters":{"qname":"www.example.com.","qtype":"ANY"}}')
+    finally:
+        c.close()
+
+
+@cli_test
+def root_is_refused_unless_allowed(b, tmp):
+    if os.geteuid() != 0:
+        return  # nothing to refuse; the CI machines run this as root
+    sock = os.path.join(tmp, "root.sock")
+    for args in (["--config", STORE], ["--config", STORE, "--listen", sock]):
+        r = subprocess.run([b, *args], input=b'{"method":"initialize","parameters":{}}\n',
+                           capture_output=True, timeout=20)
+        eq(r.returncode, 2, f"exit of {args} as root")
+        check(b"refusing to run as root" in r.stderr and b"--allow-root" in r.stderr, r.stderr)
+        eq(r.stdout, b"", "nothing on stdout")
+        check(not os.path.exists(sock), "no socket created")
+    # The tools that only read or edit files still run as root.
+    r = subprocess.run([b, "--check-config", STORE], capture_output=True, timeout=20)
+    eq(r.returncode, 0, r.stderr)
+    # As an unprivileged user (setpriv, as in the systemd unit's User=), no flag is needed.
+    if shutil.which("setpriv"):
+        nd = tempfile.mkdtemp(prefix="pf-nobody-")  # tmp's parents are not open to nobody
+        os.chmod(nd, 0o777)
+        sock = os.path.join(nd, "s.sock")
+        state = os.path.join(nd, "state")
+        with open(os.path.join(tmp, "nobody.log"), "wb") as err:
+            p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                  "--", b, "--config", STORE, "--listen", sock, "--state-dir",
+                                  state], stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            wait_for(lambda: _connectable(sock) or p.poll() is not None, 10, "socket")
+            if p.poll() is not None:
+                raise Failure("the daemon did not run as nobody: " +
+                              open(os.path.join(tmp, "nobody.log")).read())
+            st = os.stat(sock)
+            eq(oct(st.st_mode & 0o777), "0o660", "default socket mode")
+            check(b"192.0.2.10" in lookup_www(sock), "answers")
+        finally:
+            stop(p)
+            shutil.rmtree(nd, ignore_errors=True)
+
+
+@cli_test
+def socket_is_never_world_writable(b, tmp):
+    for mode in ("0666", "0662", "0777", "2"):
+        r = run_bin(b, "--config", STORE, "--listen", os.path.join(tmp, "w.sock"),
+                    "--socket-mode", mode)
+        eq(r.returncode, 2, f"exit for --socket-mode {mode}")
+        check(b"every local user" in r.stderr and b"--socket-group" in r.stderr, r.stderr)
+    grp_name = "nogroup"
+    d = UnixDaemon(b, tmp, "--socket-group", grp_name, "--socket-mode", "0640")
+    try:
+        st = os.stat(d.path)
+        eq(oct(st.st_mode & 0o777), "0o640", "socket mode")
+        eq(grp.getgrgid(st.st_gid).gr_name, grp_name, "socket group")
+    finally:
+        d.stop()
+
+
+@cli_test
+def store_limits_are_configurable_with_clear_errors(b, tmp):
+    size = os.path.getsize(STORE)
+    r = run_bin(b, "--max-store-bytes", str(size - 1), "--check-config", STORE)
+    eq(r.returncode, 1, "over --max-store-bytes")
+    check(f"is {size} bytes; the limit is {size - 1} (--max-store-bytes)".encode() in r.stderr,
+          r.stderr)
+    r = run_bin(b, "--max-store-bytes", str(size), "--check-config", STORE)
+    eq(r.returncode, 0, f"at the limit: {r.stderr!r}")
+    example = os.path.join(HERE, "..", "..", "pdns-conf", "example-store.json")
+    r = run_bin(b, "--max-members", "1", "--check-config", example)
+    eq(r.returncode, 1, "over --max-members")
+    check(b'pools["web"].members: 2 members; a pool has at most 1 (--max-members)' in r.stderr,
+          r.stderr)
+    for args, text in ((["--max-store-bytes", "12"], b"not a number from 1024"),
+                       (["--max-members", "5000"], b"not a number from 1 to 4096"),
+                       (["--max-line", "x"], b"not a number")):
+        r = run_bin(b, *args, "--check-config", STORE)
+        eq(r.returncode, 2, f"exit of {args}")
+        check(text in r.stderr, f"{args}: {r.stderr!r}")
+    # Pipe mode: the error is logged and lookups fail (as for any store that cannot be loaded).
+    r = run_bin(b, "--config", STORE, "--max-store-bytes", str(size - 1),
+                input=b'{"method":"initialize","parameters":{}}\n{"method":"lookup","parameters":'
+                      b'{"qname":"www.example.com.","qtype":"ANY"}}\n')
+    check(b"(--max-store-bytes)" in r.stderr, r.stderr)
+    eq(r.stdout.split(b"\n")[1], b'{"result":false}', "lookup")
+    # A reload past the limit keeps serving the store it has.
+    store = os.path.join(tmp, "grow.json")
+    shutil.copy(STORE, store)
+    sock = os.path.join(tmp, "grow.sock")
+    with open(os.path.join(tmp, "grow.log"), "wb") as err:
+        p = subprocess.Popen([b, *ROOT, "--config", store, "--listen", sock,
+                              "--max-store-bytes", str(size + 100)], stdout=subprocess.DEVNULL,
+                             stderr=err)
+    try:
+        wait_for(lambda: _connectable(sock), 10, "socket")
+        with open(store, "a") as f:
+            f.write(" " * 200)
+        wait_for(lambda: b"--max-store-bytes" in open(os.path.join(tmp, "grow.log"), "rb").read(),
+                 10, "the reload's error")
+        check(b"192.0.2.10" in lookup_www(sock), "still answers")
+    finally:
+        stop(p)
 
 
 @cli_test

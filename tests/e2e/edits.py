@@ -225,14 +225,14 @@ class EditPdns(e2e.Pdns):
             f.write(text)
 
     def pipe_connection(self):
-        return (f"pipe:command={self.binary} --config {self.store} --state-dir {self.state_dir},"
+        return (f"pipe:command={self.binary}{e2e.ROOT_OPT} --config {self.store} --state-dir {self.state_dir},"
                 "timeout=2000")
 
     def start(self):
         if self.mode == "unix":
             log = open(os.path.join(self.dir, "daemon.log"), "w")
             self.daemon = subprocess.Popen(
-                [self.binary, "--config", self.store, "--listen", self.sock,
+                [self.binary, *e2e.ROOT, "--config", self.store, "--listen", self.sock,
                  "--state-dir", self.state_dir], stdout=log, stderr=subprocess.STDOUT)
             log.close()
             wait_for(lambda: os.path.exists(self.sock) or self.daemon.poll() is not None, 10,
@@ -450,7 +450,7 @@ class Raw:
         else:
             with open(self.errpath, "wb") as err:
                 self.proc = subprocess.Popen(
-                    [p.binary, "--config", p.store, "--state-dir", p.state_dir],
+                    [p.binary, *e2e.ROOT, "--config", p.store, "--state-dir", p.state_dir],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
         self.lines = []
         eq(self.ask("initialize", {"timeout": "2000"})["result"], True, "initialize")

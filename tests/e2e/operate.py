@@ -160,7 +160,7 @@ class OpPdns(pools.PoolPdns):
         self.daemon_logs.append(name)
         with open(os.path.join(self.dir, name), "w") as log:
             self.daemon = subprocess.Popen(
-                [self.binary, "--config", self.store, "--listen", self.sock,
+                [self.binary, *e2e.ROOT, "--config", self.store, "--listen", self.sock,
                  "--state-dir", self.state_dir, *self.daemon_args],
                 stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: os.path.exists(self.sock) or self.daemon.poll() is not None, 10,
@@ -1090,7 +1090,7 @@ def start_leader(binary, p, store):
     """A pipe-mode pdns-failover on the same store and state dir, started before pdns so that it
     takes the prober lock. Its stdin stays open (it exits at EOF)."""
     log = open(os.path.join(p.dir, "leader.log"), "w")
-    proc = subprocess.Popen([binary, "--config", store, "--state-dir", p.state_dir],
+    proc = subprocess.Popen([binary, *e2e.ROOT, "--config", store, "--state-dir", p.state_dir],
                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
     log.close()
 

@@ -355,7 +355,7 @@ class PoolPdns(e2e.Pdns):
         with open(path) as f:
             conf = f.read()
         if mode == "pipe":
-            conn = (f"pipe:command={binary} --config {store} --state-dir {self.state_dir},"
+            conn = (f"pipe:command={binary}{e2e.ROOT_OPT} --config {store} --state-dir {self.state_dir},"
                     "timeout=2000")
             conf = re.sub(r"(?m)^remote-connection-string=.*$",
                           lambda _: "remote-connection-string=" + conn, conf)
@@ -369,7 +369,7 @@ class PoolPdns(e2e.Pdns):
         self.daemon_logs.append(name)
         with open(os.path.join(self.dir, name), "w") as log:
             self.daemon = subprocess.Popen(
-                [self.binary, "--config", self.store, "--listen", self.sock,
+                [self.binary, *e2e.ROOT, "--config", self.store, "--listen", self.sock,
                  "--state-dir", self.state_dir], stdout=log, stderr=subprocess.STDOUT)
         wait_for(lambda: os.path.exists(self.sock) or self.daemon.poll() is not None, 10,
                  "the unix socket")
