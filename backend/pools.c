@@ -88,9 +88,11 @@ static int get_duration(struct builder *b,
 {
     char shown[96];
     if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
-        double s = json_object_get_double(v);
-        if (isfinite(s) && s * 1000.0 >= min_ms - 0.5 && s * 1000.0 <= max_ms + 0.5) {
-            *out = (uint32_t)llround(s * 1000.0);
+        /* The bounds apply to what is stored, so round first: checking s * 1000 against
+         * max_ms + 0.5 let 86400.0005 s through as 86400001 ms (half rounds away from zero). */
+        double ms = round(json_object_get_double(v) * 1000.0);
+        if (isfinite(ms) && ms >= min_ms && ms <= max_ms) {
+            *out = (uint32_t)ms;
             return 0;
         }
     }

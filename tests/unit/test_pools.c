@@ -134,6 +134,13 @@ static void test_pools_reject_bad_checks_with_their_path(void **state)
          "checks[\"c\"].timeout: 2 s must be less than the interval (2 s)"},
         {"{\"type\": \"http\", \"interval\": 0}",
          "checks[\"c\"].interval: interval must be a number of seconds from 0.1 to 86400, got 0"},
+        /* 86400000.5 ms and 3600000.5 ms: rounded, one past the maximum (fuzz_duration) */
+        {"{\"type\": \"http\", \"interval\": 86400.0005}",
+         "checks[\"c\"].interval: interval must be a number of seconds from 0.1 to 86400, got "
+         "86400.0005"},
+        {"{\"type\": \"http\", \"interval\": 86400, \"timeout\": 3600.0005}",
+         "checks[\"c\"].timeout: timeout must be a number of seconds from 0.05 to 3600, got "
+         "3600.0005"},
         {"{\"type\": \"http\", \"expect\": [\"2x9\"]}", "checks[\"c\"].expect[0]: '2x9'"},
         {"{\"type\": \"http\", \"path\": \"health\"}",
          "checks[\"c\"].path: 'health' is not a URL path"},
