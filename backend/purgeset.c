@@ -150,11 +150,13 @@ purgeset_t *purgeset_build(const store_t *s)
     if (nedges)
         qsort(edges, nedges, sizeof(*edges), edge_cmp);
 
-    /* Per pool: its names and their dependents, breadth first. */
+    /* Per pool: its names and their dependents, breadth first. Every pool, cacheable or not:
+     * a pool that is not keeps its scopeMask, but an empty answer (when_all_down "none",
+     * every member drained or forced down, a fallback of the other family) puts no record in
+     * pdns's reply to carry it, and pdns's packet cache keeps that NODATA (and the CNAMEs
+     * leading to it) for up to cache-ttl seconds: purged with the rest, it goes at once. */
     for (size_t pi = 0; pi < sp->npools; pi++) {
         const struct pool *p = &sp->pools[pi];
-        if (!pool_cacheable(p))
-            continue;
         const struct store_node **queue = NULL;
         size_t nq = 0, capq = 0;
         for (size_t zi = 0; zi < store_zone_count(s); zi++) {

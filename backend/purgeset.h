@@ -4,8 +4,10 @@
  * carry that answer too: CNAMEs leading to them (pdns follows in-zone CNAMEs into the packet),
  * and MX, SRV and NS records naming them (their additional section holds the addresses). A
  * wildcard pool name is purged with everything below its parent ("parent$"); other names
- * exactly. Only cacheable pools (pool_cacheable()) are covered: the rest carry a scopeMask and
- * are never cached. Built from a store, pure, immutable; any thread may read it. */
+ * exactly. Every pool is covered, cacheable (pool_cacheable()) or not: the answers of the others
+ * carry a scopeMask, which keeps them out of pdns's caches, but an empty answer has no record to
+ * carry it and pdns's packet cache keeps that NODATA like any other. Built from a store, pure,
+ * immutable; any thread may read it. */
 #pragma once
 
 #include <stddef.h>

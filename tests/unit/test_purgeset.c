@@ -61,11 +61,6 @@
 static const char purge_store[] = "{" PDNS_KEY POOLS_AND_ZONES "}";
 static const char bypass_store[] = "{" POOLS_AND_ZONES "}";
 
-/* What a change of www's answer purges: www, the names whose cached packets carry it. */
-#define WWW_DEPENDENTS                                                                     \
-    "_http._tcp.example.com.", "alias.example.com.", "c1.example.com.", "c2.example.com.", \
-        "deleg.example.com.", "example.com.", "web.example.com.", "www.example.com."
-
 static const struct pool *pool_named(const store_t *s, const char *name)
 {
     const struct store_pools *sp = store_pools(s);
@@ -133,8 +128,13 @@ static void test_purgeset_target_of_a_failover_pool_purges_its_name_and_dependen
     (void)state;
     store_t *s = helpers_build(purge_store);
     purgeset_t *ps = purgeset_build(s);
-    /* web2 (192.0.2.2) is also s1 of the hashed pool, which adds nothing */
-    expect_target(ps, target_of(s, "web", "web2"), WANT(WWW_DEPENDENTS));
+    /* www, the names whose cached packets carry it; web2 (192.0.2.2) is also s1 of the hashed
+     * pool, whose name and to-sticky come along */
+    expect_target(ps, target_of(s, "web", "web2"),
+                  WANT("_http._tcp.example.com.", "alias.example.com.", "c1.example.com.",
+                       "c2.example.com.", "deleg.example.com.", "example.com.",
+                       "sticky.example.com.", "to-sticky.example.com.", "web.example.com.",
+                       "www.example.com."));
     assert_int_equal(target_of(s, "web", "web2"), target_of(s, "sticky", "s1"));
     purgeset_free(ps);
     store_free(s);
@@ -167,17 +167,21 @@ static void test_purgeset_wildcard_pool_name_purges_below_its_parent(void **stat
     store_free(s);
 }
 
-static void test_purgeset_pools_that_are_not_cacheable_purge_nothing(void **state)
+/* Their answers carry a scopeMask, but an empty one (NODATA) has no record to carry it, and
+ * pdns's packet cache keeps it (found by tests/soak: a weighted pool answered NODATA for 20 s,
+ * pdns's cache-ttl, after its members came back). */
+static void test_purgeset_pools_that_are_not_cacheable_purge_their_names_too(void **state)
 {
     (void)state;
     store_t *s = helpers_build(purge_store);
     purgeset_t *ps = purgeset_build(s);
     /* hashed: s2 is its own */
-    expect_target_empty(ps, target_of(s, "sticky", "s2"));
+    expect_target(ps, target_of(s, "sticky", "s2"),
+                  WANT("sticky.example.com.", "to-sticky.example.com."));
     /* "all" with more members than max_answers */
-    expect_target_empty(ps, target_of(s, "big", "b1"));
-    expect_target_empty(ps, target_of(s, "big", "b2"));
-    expect_target_empty(ps, target_of(s, "big", "b3"));
+    expect_target(ps, target_of(s, "big", "b1"), WANT("big.example.com.", "to-big.example.com."));
+    expect_target(ps, target_of(s, "big", "b2"), WANT("big.example.com.", "to-big.example.com."));
+    expect_target(ps, target_of(s, "big", "b3"), WANT("big.example.com.", "to-big.example.com."));
     purgeset_free(ps);
     store_free(s);
 }
@@ -191,9 +195,10 @@ static void test_purgeset_all_holds_every_pattern_once_sorted(void **state)
     const char *const *v = purgeset_all(ps, &n);
     assert_patterns(v, n,
                     WANT("_http._tcp.example.com.", "alias.example.com.", "api.example.com.",
-                         "c1.example.com.", "c2.example.com.", "deleg.example.com.",
-                         "dyn.example.com.$", "example.com.", "web.example.com.",
-                         "www.example.com."));
+                         "big.example.com.", "c1.example.com.", "c2.example.com.",
+                         "deleg.example.com.", "dyn.example.com.$", "example.com.",
+                         "sticky.example.com.", "to-big.example.com.", "to-sticky.example.com.",
+                         "web.example.com.", "www.example.com."));
     purgeset_free(ps);
     store_free(s);
 }
@@ -358,7 +363,7 @@ int main(void)
         cmocka_unit_test(test_purgeset_target_of_a_failover_pool_purges_its_name_and_dependents),
         cmocka_unit_test(test_purgeset_target_shared_by_two_pools_purges_both_pools_names),
         cmocka_unit_test(test_purgeset_wildcard_pool_name_purges_below_its_parent),
-        cmocka_unit_test(test_purgeset_pools_that_are_not_cacheable_purge_nothing),
+        cmocka_unit_test(test_purgeset_pools_that_are_not_cacheable_purge_their_names_too),
         cmocka_unit_test(test_purgeset_all_holds_every_pattern_once_sorted),
         cmocka_unit_test(test_purgeset_is_empty_without_the_pdns_key),
         cmocka_unit_test(test_purgeset_is_empty_for_a_store_without_pools),
