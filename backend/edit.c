@@ -4,6 +4,7 @@
 #include "backend/edit.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -198,7 +199,10 @@ int edit_op_replace(json_object *params, const char *zone, struct edit_op *op, s
     op->rrs = xcalloc(n ? n : 1, sizeof(*op->rrs));
     for (size_t i = 0; i < n; i++) {
         struct edit_rr *rr = &op->rrs[op->nrrs];
-        if (parse_rr(json_object_array_get_idx(set, i), zone, what, rr, err) < 0)
+        /* "rrset[2]": the RRset's own qname and qtype would read the same as a record's */
+        char where[48];
+        snprintf(where, sizeof(where), "%s: rrset[%zu]", what, i);
+        if (parse_rr(json_object_array_get_idx(set, i), zone, where, rr, err) < 0)
             goto fail;
         op->nrrs++;
         uint8_t w2[DNAME_WIRE_MAX];

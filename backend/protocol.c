@@ -54,6 +54,17 @@ void proto_feed(struct proto_lines *pl, const void *data, size_t n)
     proto_commit(pl, n);
 }
 
+/* A buffer grown for a long request goes back once that request is consumed: otherwise every
+ * connection that ever sent a 10 MB request would keep 10 MB while it idles. */
+static enum proto_result need_more(struct proto_lines *pl)
+{
+    if (pl->start == pl->buf.len && pl->buf.cap > PROTO_KEEP_BYTES) {
+        sbuf_free(&pl->buf);
+        pl->start = pl->scan = 0;
+    }
+    return PROTO_NEED_MORE;
+}
+
 enum proto_result proto_next(struct proto_lines *pl, const char **line, size_t *len)
 {
     for (;;) {
@@ -64,7 +75,7 @@ enum proto_result proto_next(struct proto_lines *pl, const char **line, size_t *
             if (pl->discarding) {
                 pl->start = pl->buf.len; /* drop what we have of it */
                 pl->scan = 0;
-                return PROTO_NEED_MORE;
+                return need_more(pl);
             }
             if (avail > pl->max_line) {
                 pl->discarding = true;
@@ -73,7 +84,7 @@ enum proto_result proto_next(struct proto_lines *pl, const char **line, size_t *
                 return PROTO_TOO_LONG;
             }
             pl->scan = avail;
-            return PROTO_NEED_MORE;
+            return need_more(pl);
         }
         size_t n = (size_t)(nl - base);
         pl->start += n + 1;

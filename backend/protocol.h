@@ -17,6 +17,9 @@ struct proto_lines {
     bool discarding; /* skipping the rest of an over-long line */
 };
 
+/* A buffer bigger than this is freed once everything in it is consumed. */
+#define PROTO_KEEP_BYTES (1024 * 1024)
+
 enum proto_result {
     PROTO_NEED_MORE, /* no complete line buffered */
     PROTO_LINE,      /* *line, *len: one request, without "\n" (a trailing "\r" is kept) */
@@ -31,7 +34,7 @@ char *proto_reserve(struct proto_lines *pl, size_t want, size_t *room);
 void proto_commit(struct proto_lines *pl, size_t n);
 /* Copies n bytes in (for tests and callers without their own read buffer). */
 void proto_feed(struct proto_lines *pl, const void *data, size_t n);
-/* Returns the next complete line. The line is valid until the next proto_reserve/feed. */
+/* Returns the next complete line, valid until the next proto_next/reserve/feed. */
 enum proto_result proto_next(struct proto_lines *pl, const char **line, size_t *len);
 /* At EOF: returns a final unterminated line, if any (PROTO_LINE), else PROTO_NEED_MORE. */
 enum proto_result proto_finish(struct proto_lines *pl, const char **line, size_t *len);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/compiler.h"
 #include "common/xalloc.h"
 #include "health/expect.h"
 
@@ -261,6 +262,28 @@ static void put_message(char *reason, size_t cap, const char *prefix, const char
         reason[--len] = '\0';
 }
 
+void probe_tls_reason(const char *msg, char *reason, size_t cap)
+{
+    static const struct {
+        const char *from, *to;
+    } shorter[] = {
+        {"SSL: no alternative certificate subject name matches target host name ",
+         "certificate is not for "},
+        {"SSL certificate problem: ", ""},
+        {"SSL: ", ""},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(shorter); i++) {
+        size_t n = strlen(shorter[i].from);
+        if (strncmp(msg, shorter[i].from, n) == 0) {
+            char buf[CURL_ERROR_SIZE + 32];
+            snprintf(buf, sizeof(buf), "%s%s", shorter[i].to, msg + n);
+            put_message(reason, cap, "tls: ", buf);
+            return;
+        }
+    }
+    put_message(reason, cap, "tls: ", msg);
+}
+
 /* probe_classify() with the details only a finished handle has: the OS error of a failed
  * connect (0: unknown) and curl's error text (NULL or "": use curl_easy_strerror()). */
 static enum probe_result classify(const struct check_def *c,
@@ -325,7 +348,7 @@ static enum probe_result classify(const struct check_def *c,
         return PROBE_LOCAL;
     default:
         if (is_tls_error(rc)) {
-            put_message(reason, cap, "tls: ", msg);
+            probe_tls_reason(msg, reason, cap);
             return PROBE_L6;
         }
         put_message(reason, cap, "", msg);

@@ -33,11 +33,17 @@ struct probe {
 int probe_prepare(
     struct probe *p, const struct target *t, size_t i, int64_t now_ms, struct errbuf *err);
 /* After the transfer ended with rc: the result and a reason such as "http status 503",
- * "connect refused", "timeout after 2.0 s", "tls: SSL certificate problem: ...",
+ * "connect refused", "timeout after 2.0 s", "tls: certificate has expired",
  * "body 'ok' not found". */
 enum probe_result probe_finish(struct probe *p, CURLcode rc, char *reason, size_t cap);
 /* Frees the handle and buffers (the caller removed it from the multi handle). NULL-safe. */
 void probe_cleanup(struct probe *p);
+
+/* "tls: " and libcurl's TLS message msg, shortened where it is wordy, so that what matters (the
+ * name the certificate is not for, "certificate has expired") fits the health map's reason:
+ * "SSL: no alternative certificate subject name matches target host name 'www.example.com'"
+ * becomes "tls: certificate is not for 'www.example.com'". */
+void probe_tls_reason(const char *msg, char *reason, size_t cap);
 
 /* The pure part of probe_finish, for tests: curl's result code, the HTTP status (0 if none),
  * whether the TCP connection was made, and whether the body string was found. */

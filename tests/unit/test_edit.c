@@ -433,7 +433,8 @@ static void test_edit_op_replace_refuses_an_unknown_type(void **state)
     expect_replace_error(RRSET_P("www.example.com.", "ANY", "[]"), msg);
     /* The type of a record in the set is checked too. */
     snprintf(msg, sizeof(msg),
-             "replaceRRSet: record type 'DNSKEY' is not supported by the store (supported: %s)",
+             "replaceRRSet: rrset[0]: record type 'DNSKEY' is not supported by the store "
+             "(supported: %s)",
              rrtype_list());
     expect_replace_error(
         RRSET_P("www.example.com.", "A", "[" RR_P("www.example.com.", "DNSKEY", "x", "60") "]"),
@@ -443,18 +444,19 @@ static void test_edit_op_replace_refuses_an_unknown_type(void **state)
 static void test_edit_op_replace_refuses_bad_content(void **state)
 {
     (void)state;
-    expect_replace_error(RRSET_P("www.example.com.", "A",
-                                 "[" RR_P("www.example.com.", "A", "192.0.2.300", "60") "]"),
-                         "replaceRRSet: www.example.com. A: '192.0.2.300' is not an IPv4 address");
+    expect_replace_error(
+        RRSET_P("www.example.com.", "A",
+                "[" RR_P("www.example.com.", "A", "192.0.2.300", "60") "]"),
+        "replaceRRSet: rrset[0]: www.example.com. A: '192.0.2.300' is not an IPv4 address");
     expect_replace_error(
         RRSET_P("example.com.", "MX", "[" RR_P("example.com.", "MX", "mail.example.com", "60") "]"),
-        "replaceRRSet: example.com. MX: MX needs 2 fields (preference exchange), got 1");
+        "replaceRRSet: rrset[0]: example.com. MX: MX needs 2 fields (preference exchange), got 1");
     /* The first bad record is the one named, whatever comes after it. */
     expect_replace_error(
         RRSET_P("www.example.com.", "AAAA",
                 "[" RR_P("www.example.com.", "AAAA", "2001:db8::1",
                          "60") ", " RR_P("www.example.com.", "AAAA", "192.0.2.1", "60") "]"),
-        "replaceRRSet: www.example.com. AAAA: '192.0.2.1' is not an IPv6 address");
+        "replaceRRSet: rrset[1]: www.example.com. AAAA: '192.0.2.1' is not an IPv6 address");
 }
 
 static void test_edit_op_replace_refuses_a_record_of_another_rrset(void **state)
@@ -471,7 +473,7 @@ static void test_edit_op_replace_refuses_a_record_of_another_rrset(void **state)
     /* A record outside the zone is refused for that. */
     expect_replace_error(
         RRSET_P("www.example.com.", "A", "[" RR_P("www.example.org.", "A", "192.0.2.1", "60") "]"),
-        "replaceRRSet: 'www.example.org.' is not inside zone 'example.com.'");
+        "replaceRRSet: rrset[0]: 'www.example.org.' is not inside zone 'example.com.'");
 }
 
 static void test_edit_op_replace_refuses_missing_or_ill_typed_parameters(void **state)
@@ -491,39 +493,48 @@ static void test_edit_op_replace_refuses_missing_or_ill_typed_parameters(void **
     expect_replace_error("{\"qname\": \"www.example.com.\", \"qtype\": \"A\", \"rrset\": {}}",
                          "replaceRRSet: 'rrset' must be an array of records");
     expect_replace_error(RRSET_P("www.example.com.", "A", "[\"192.0.2.1\"]"),
-                         "replaceRRSet: a record must be an object");
+                         "replaceRRSet: rrset[0]: a record must be an object");
     expect_replace_error(RRSET_P("www.example.com.", "A",
                                  "[{\"qtype\": \"A\", \"qname\": \"www.example.com.\", \"ttl\": "
                                  "60}]"),
-                         "replaceRRSet: missing 'content'");
+                         "replaceRRSet: rrset[0]: missing 'content'");
     expect_replace_error(RRSET_P("www.example.com.", "A",
                                  "[{\"qtype\": \"A\", \"content\": \"192.0.2.1\", \"ttl\": 60}]"),
-                         "replaceRRSet: missing 'qname'");
+                         "replaceRRSet: rrset[0]: missing 'qname'");
+    /* A record's missing qname is told apart from the RRset's own, and the record is named. */
+    expect_replace_error(RRSET_P("www.example.com.", "A",
+                                 "[" RR_P("www.example.com.", "A", "192.0.2.1", "60") ", " RR_P(
+                                     "www.example.com.", "A", "192.0.2.2",
+                                     "60") ", {\"qtype\": \"A\", \"content\": \"192.0.2.3\", "
+                                           "\"ttl\": 60}]"),
+                         "replaceRRSet: rrset[2]: missing 'qname'");
     expect_replace_error(
         RRSET_P("www.example.com.", "A",
                 "[{\"qname\": \"www.example.com.\", \"content\": \"192.0.2.1\", \"ttl\": 60}]"),
-        "replaceRRSet: missing 'qtype'");
+        "replaceRRSet: rrset[0]: missing 'qtype'");
     expect_replace_error(
         RRSET_P(
             "www.example.com.", "A",
             "[{\"qtype\": \"A\", \"qname\": \"www.example.com.\", \"content\": \"192.0.2.1\"}]"),
-        "replaceRRSet: missing 'ttl'");
+        "replaceRRSet: rrset[0]: missing 'ttl'");
     expect_replace_error(
         RRSET_P("www.example.com.", "A", "[" RR_P("www.example.com.", "A", "192.0.2.1", "-1") "]"),
-        "replaceRRSet: 'ttl' must be a number from 0 to 2147483647, got -1");
+        "replaceRRSet: rrset[0]: 'ttl' must be a number from 0 to 2147483647, got -1");
     expect_replace_error(RRSET_P("www.example.com.", "A",
                                  "[" RR_P("www.example.com.", "A", "192.0.2.1", "2147483648") "]"),
-                         "replaceRRSet: 'ttl' must be a number from 0 to 2147483647, got "
+                         "replaceRRSet: rrset[0]: 'ttl' must be a number from 0 to 2147483647, got "
                          "2147483648");
     expect_replace_error(
         RRSET_P("www.example.com.", "A", "[" RR_P("www.example.com.", "A", "192.0.2.1", "1.5") "]"),
-        "replaceRRSet: 'ttl' must be a number from 0 to 2147483647, got 1.5");
-    expect_replace_error(RRSET_P("www.example.com.", "A",
-                                 "[" RR_P("www.example.com.", "A", "192.0.2.1", "\"60s\"") "]"),
-                         "replaceRRSet: 'ttl' must be a number from 0 to 2147483647, got \"60s\"");
-    expect_replace_error(RRSET_P("www.example.com.", "A",
-                                 "[" RR_P("www.example.com.", "A", "192.0.2.1", "true") "]"),
-                         "replaceRRSet: 'ttl' must be a number from 0 to 2147483647, got true");
+        "replaceRRSet: rrset[0]: 'ttl' must be a number from 0 to 2147483647, got 1.5");
+    expect_replace_error(
+        RRSET_P("www.example.com.", "A",
+                "[" RR_P("www.example.com.", "A", "192.0.2.1", "\"60s\"") "]"),
+        "replaceRRSet: rrset[0]: 'ttl' must be a number from 0 to 2147483647, got \"60s\"");
+    expect_replace_error(
+        RRSET_P("www.example.com.", "A",
+                "[" RR_P("www.example.com.", "A", "192.0.2.1", "true") "]"),
+        "replaceRRSet: rrset[0]: 'ttl' must be a number from 0 to 2147483647, got true");
 }
 
 static void test_edit_op_replace_accepts_ttl_bounds(void **state)

@@ -167,6 +167,29 @@ static void test_probe_tls_errors_are_layer6_failures(void **state)
     }
 }
 
+static void test_probe_tls_reasons_keep_what_matters_within_the_health_maps_88_bytes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *curl, *reason;
+    } cases[] = {
+        {"SSL: no alternative certificate subject name matches target host name "
+         "'www.example.com'",
+         "tls: certificate is not for 'www.example.com'"},
+        {"SSL certificate problem: certificate has expired", "tls: certificate has expired"},
+        {"SSL certificate problem: self-signed certificate", "tls: self-signed certificate"},
+        {"SSL certificate problem: unable to get local issuer certificate",
+         "tls: unable to get local issuer certificate"},
+        {"SSL: certificate subject name 'a' does not match target host name 'b'",
+         "tls: certificate subject name 'a' does not match target host name 'b'"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char reason[88];
+        probe_tls_reason(cases[i].curl, reason, sizeof(reason));
+        assert_string_equal(reason, cases[i].reason);
+    }
+}
+
 static void test_probe_out_of_memory_and_failed_init_are_local_problems(void **state)
 {
     (void)state;
@@ -246,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_probe_timeout_before_connecting_is_a_layer4_timeout),
         cmocka_unit_test(test_probe_timeout_after_connecting_is_a_layer7_timeout),
         cmocka_unit_test(test_probe_tls_errors_are_layer6_failures),
+        cmocka_unit_test(test_probe_tls_reasons_keep_what_matters_within_the_health_maps_88_bytes),
         cmocka_unit_test(test_probe_out_of_memory_and_failed_init_are_local_problems),
         cmocka_unit_test(test_probe_other_curl_errors_are_bad_responses_with_curls_message),
         cmocka_unit_test(test_probe_tcp_check_is_ok_once_connected_without_a_status),

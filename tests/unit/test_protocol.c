@@ -393,6 +393,40 @@ static void test_proto_memory_stays_bounded_when_a_partial_line_is_always_pendin
     proto_free(&pl);
 }
 
+static void test_proto_gives_back_a_big_buffer_once_its_line_is_consumed(void **state)
+{
+    (void)state;
+    enum { BIG = 3 * PROTO_KEEP_BYTES };
+    static char big[BIG + 1];
+    struct proto_lines pl;
+    proto_init(&pl, 4 * PROTO_KEEP_BYTES);
+    memset(big, 'x', BIG);
+    big[BIG] = '\n';
+    proto_feed(&pl, big, BIG + 1);
+    const char *line;
+    size_t len;
+    assert_int_equal(proto_next(&pl, &line, &len), PROTO_LINE);
+    assert_int_equal(len, BIG);
+    assert_true(pl.buf.cap > BIG);
+    /* Answered: an idle connection does not keep the request's 3 MB. */
+    expect_need_more(&pl);
+    assert_true(pl.buf.cap <= PROTO_KEEP_BYTES);
+    size_t room;
+    proto_reserve(&pl, 16384, &room);
+    assert_true(room >= 16384);
+    feed_str(&pl, "{\"method\":\"lookup\"}\n");
+    expect_line(&pl, "{\"method\":\"lookup\"}");
+    /* A big buffer still holding part of a line is kept. */
+    proto_feed(&pl, big, BIG);
+    expect_need_more(&pl);
+    proto_reserve(&pl, 16384, &room);
+    assert_int_equal(proto_pending(&pl), BIG);
+    proto_feed(&pl, "\n", 1);
+    assert_int_equal(proto_next(&pl, &line, &len), PROTO_LINE);
+    assert_int_equal(len, BIG);
+    proto_free(&pl);
+}
+
 static void test_proto_free_releases_the_buffer_and_tolerates_null(void **state)
 {
     (void)state;
@@ -427,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_proto_reserve_and_commit_append_like_feed),
         cmocka_unit_test(test_proto_memory_stays_bounded_while_a_huge_line_streams_in),
         cmocka_unit_test(test_proto_memory_stays_bounded_when_a_partial_line_is_always_pending),
+        cmocka_unit_test(test_proto_gives_back_a_big_buffer_once_its_line_is_consumed),
         cmocka_unit_test(test_proto_free_releases_the_buffer_and_tolerates_null),
     };
     return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
