@@ -87,7 +87,7 @@ int cmd_parse_duration(const char *s, int64_t *ret_ms)
 
 static void put_duration(struct sbuf *out, int64_t ms)
 {
-    int64_t s = ms / 1000;
+    int64_t s = ms > 0 ? ms / 1000 : 0; /* a time ahead of now: the wall clock was set back */
     if (s < 60)
         sbuf_printf(out, "%llds", (long long)s);
     else if (s < 3600)
@@ -96,6 +96,11 @@ static void put_duration(struct sbuf *out, int64_t ms)
         sbuf_printf(out, "%lldh%02lldm", (long long)(s / 3600), (long long)(s / 60 % 60));
     else
         sbuf_printf(out, "%lldd%02lldh", (long long)(s / 86400), (long long)(s / 3600 % 24));
+}
+
+static struct hmap_beat env_beat(const struct cmd_env *env)
+{
+    return (struct hmap_beat){.wall_ms = env->now_ms, .boot_ms = env->boot_ms};
 }
 
 static const char *verdict_text(enum health_verdict v)
@@ -129,6 +134,16 @@ static void put_override(struct sbuf *out, const struct cmd_env *env, uint64_t o
         sbuf_printf(out, " \"%s\"", oi.reason);
 }
 
+/* A copy of a member's health slot (the prober rewrites it meanwhile); NULL without health. */
+static const struct hmap_slot *
+member_slot(const struct cmd_env *env, const struct pool_member *m, struct hmap_slot *copy)
+{
+    if (!env->health)
+        return NULL;
+    hmap_slot_get(env->health, m->target, copy);
+    return copy;
+}
+
 /* One member's state in a few words: "up 3m12s (ok, 2 ms)". */
 static void put_state(struct sbuf *out, const struct cmd_env *env, const struct pool_member *m)
 {
@@ -136,7 +151,8 @@ static void put_state(struct sbuf *out, const struct cmd_env *env, const struct 
         sbuf_puts(out, "not checked");
         return;
     }
-    const struct hmap_slot *s = hmap_slot_ro(env->health, m->target);
+    struct hmap_slot copy;
+    const struct hmap_slot *s = member_slot(env, m, &copy);
     sbuf_puts(out, verdict_text(hmap_verdict_of(s)));
     if (s->since_ms) {
         sbuf_putc(out, ' ');
@@ -164,7 +180,8 @@ static int c_health(const struct cmd_env *env, struct args *a, struct sbuf *out)
             const struct target *t = &sp->targets[m->target];
             struct sbuf check = SBUF_INIT, since = SBUF_INIT, ovr = SBUF_INIT;
             put_check(&check, t);
-            const struct hmap_slot *s = env->health ? hmap_slot_ro(env->health, m->target) : NULL;
+            struct hmap_slot copy;
+            const struct hmap_slot *s = member_slot(env, m, &copy);
             if (s && s->since_ms)
                 put_duration(&since, env->now_ms - s->since_ms);
             else
@@ -313,11 +330,11 @@ static void explain_pool(const struct cmd_env *env,
     bool up[POOL_MAX_MEMBERS], outm[POOL_MAX_MEMBERS];
     bool stale = false;
     if (env->health) {
-        int64_t hb = hmap_last_heartbeat(env->health), after = 0;
+        int64_t after = 0;
         for (size_t i = 0; i < sp->ntargets; i++)
             if (!after || 3 * (int64_t)sp->targets[i].check->interval_ms < after)
                 after = 3 * (int64_t)sp->targets[i].check->interval_ms;
-        stale = hb && env->now_ms - hb > after;
+        stale = hmap_silent_ms(hmap_last_heartbeat(env->health), env_beat(env), 0) > after;
     }
     sbuf_printf(out,
                 "%s %s: pool '%s', policy %s (min_healthy %u, max_answers %u, "
@@ -473,10 +490,13 @@ static int c_stats(const struct cmd_env *env, struct args *a, struct sbuf *out)
                     sp->ntargets);
     }
     if (env->health) {
-        int64_t hb = hmap_last_heartbeat(env->health);
+        struct hmap_beat hb = hmap_last_heartbeat(env->health);
+        int64_t silent = hmap_silent_ms(hb, env_beat(env), 0);
         sbuf_printf(out, "prober pid: %ld\nlast probe: ", hmap_leader_pid(env->health));
-        if (hb)
-            put_duration(out, env->now_ms - hb), sbuf_puts(out, " ago\n");
+        if (silent >= 0)
+            put_duration(out, silent), sbuf_puts(out, " ago\n");
+        else if (hb.wall_ms) /* before the last reboot */
+            put_duration(out, env->now_ms - hb.wall_ms), sbuf_puts(out, " ago\n");
         else
             sbuf_puts(out, "never\n");
     }
@@ -542,7 +562,8 @@ void cmd_status_json(const struct cmd_env *env, struct sbuf *out)
         for (size_t i = 0; i < pool->nmembers; i++) {
             const struct pool_member *m = &pool->members[i];
             const struct target *t = &sp->targets[m->target];
-            const struct hmap_slot *s = env->health ? hmap_slot_ro(env->health, m->target) : NULL;
+            struct hmap_slot copy;
+            const struct hmap_slot *s = member_slot(env, m, &copy);
             struct sbuf check = SBUF_INIT;
             put_check(&check, t);
             if (!first)

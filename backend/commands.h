@@ -17,7 +17,8 @@ struct cmd_env {
     const store_t *store;   /* NULL: no store loaded */
     const hmap_t *health;   /* NULL: no health checking */
     overrides_t *overrides; /* NULL: overrides unavailable */
-    int64_t now_ms;         /* wall clock */
+    int64_t now_ms;         /* wall clock: overrides, times shown */
+    int64_t boot_ms;        /* CLOCK_BOOTTIME: the prober's heartbeat (see hmap_silent_ms) */
     /* reload: rebuild the store from its file; appends the outcome to out; NULL: unavailable */
     int (*reload)(void *opaque, struct sbuf *out);
     /* stats: appends process statistics (one "key: value" per line); may be NULL */

@@ -32,8 +32,8 @@ struct dispatch {
     const hmap_t *health;
     overrides_t *overrides;
     uint64_t rng;
-    int64_t stale_after_ms; /* 3 x the shortest check interval; 0: no guard */
-    int64_t health_since_ms;
+    int64_t stale_after_ms;  /* 3 x the shortest check interval; 0: no guard */
+    int64_t health_since_ms; /* boot clock: when health was set (the guard's grace) */
     bool stale;
     dispatch_stale_fn on_stale;
     void *stale_opaque;
@@ -137,10 +137,21 @@ void dispatch_set_store(dispatch_t *d, const store_t *s)
     d->store = s;
 }
 
+/* The wall clock, for overrides ("drain for 5m" is kept as a wall time, shared by every
+ * process and surviving restarts). */
 static int64_t wall_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The boot clock, for the staleness guard (see hmap_silent_ms): setting the wall clock must
+ * neither declare a live prober dead nor keep a dead one alive. */
+static int64_t boot_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -149,7 +160,7 @@ void dispatch_set_health(dispatch_t *d, const hmap_t *health, uint64_t seed)
     d->health = health;
     d->rng = seed;
     d->stale = false;
-    d->health_since_ms = wall_now_ms();
+    d->health_since_ms = boot_now_ms();
     d->stale_after_ms = 0;
     const struct store_pools *sp = d->store ? store_pools(d->store) : NULL;
     for (size_t i = 0; sp && i < sp->ntargets; i++) {
@@ -182,17 +193,16 @@ void dispatch_on_stale(dispatch_t *d, dispatch_stale_fn fn, void *opaque)
 
 /* The staleness guard: no probe completed for 3 intervals means the prober is stuck, and its
  * verdicts are old news; answers then fail open (every member counts as up). */
-static bool health_stale(dispatch_t *d, int64_t now)
+static bool health_stale(dispatch_t *d, struct hmap_beat now)
 {
     if (!d->health || !d->stale_after_ms)
         return false;
-    int64_t hb = hmap_last_heartbeat(d->health);
-    int64_t since = hb > d->health_since_ms ? hb : d->health_since_ms;
-    bool stale = now - since > d->stale_after_ms;
+    int64_t silent = hmap_silent_ms(hmap_last_heartbeat(d->health), now, d->health_since_ms);
+    bool stale = silent > d->stale_after_ms;
     if (stale != d->stale) {
         d->stale = stale;
         if (d->on_stale)
-            d->on_stale(d->stale_opaque, stale, now - since);
+            d->on_stale(d->stale_opaque, stale, silent);
     }
     return stale;
 }
@@ -581,7 +591,7 @@ static void put_pool_rr(dispatch_t *d,
     bool up[POOL_MAX_MEMBERS], out_[POOL_MAX_MEMBERS];
     uint8_t client[16];
     int64_t now = wall_now_ms();
-    bool stale = health_stale(d, now);
+    bool stale = health_stale(d, (struct hmap_beat){.wall_ms = now, .boot_ms = boot_now_ms()});
     for (size_t i = 0; i < p->nmembers; i++) {
         enum override_kind ov =
             d->overrides ? overrides_get(d->overrides, p->members[i].okey, now) : OVERRIDE_NONE;
@@ -871,6 +881,7 @@ static int m_direct_backend_cmd(dispatch_t *d, struct session *ss, struct call *
         .health = d->health,
         .overrides = d->overrides,
         .now_ms = wall_now_ms(),
+        .boot_ms = boot_now_ms(),
         .reload = d->cmd_reload,
         .stats = d->cmd_stats,
         .opaque = d->cmd_opaque,
@@ -1215,6 +1226,27 @@ fast_lookup(dispatch_t *d, struct session *ss, const char *line, size_t len, str
     return 1;
 }
 
+/* At least the number of JSON values in p[0..n): one, plus one per comma and opening bracket
+ * outside strings. */
+static size_t values_bound(const char *p, size_t n)
+{
+    size_t count = 1;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in_str) {
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                in_str = false;
+        } else if (p[i] == '"') {
+            in_str = true;
+        } else if (p[i] == ',' || p[i] == '[' || p[i] == '{') {
+            count++;
+        }
+    }
+    return count;
+}
+
 typedef int (*method_fn)(dispatch_t *, struct session *, struct call *, struct sbuf *);
 
 static const struct {
@@ -1266,15 +1298,25 @@ static int handle(dispatch_t *d,
         *counted = METRICS_METHOD_LOOKUP;
         return 0;
     }
+    if (values_bound(line, len) > DISPATCH_MAX_VALUES) {
+        r = errbuf_set(err, -EINVAL, "bad request: more than %d JSON values", DISPATCH_MAX_VALUES);
+        goto bad;
+    }
     json_tokener_reset(d->tok);
     req = json_tokener_parse_ex(d->tok, line, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(d->tok);
-    if (jerr != json_tokener_success || json_tokener_get_parse_end(d->tok) != len) {
+    size_t end = json_tokener_get_parse_end(d->tok);
+    if (jerr == json_tokener_continue && end == len) {
+        /* json-c ends a number or a literal at the byte after it: "17" or "null" alone is
+         * whole, not cut short (and then refused for not being an object) */
+        req = json_tokener_parse_ex(d->tok, " ", 1);
+        jerr = json_tokener_get_error(d->tok);
+    }
+    if (jerr != json_tokener_success || end != len) {
         const char *why = jerr == json_tokener_continue  ? "unexpected end of JSON"
                           : jerr == json_tokener_success ? "data after the JSON object"
                                                          : json_tokener_error_desc(jerr);
-        r = errbuf_set(err, -EINVAL, "bad request: %s at byte %zu", why,
-                       json_tokener_get_parse_end(d->tok));
+        r = errbuf_set(err, -EINVAL, "bad request: %s at byte %zu", why, end);
         goto bad;
     }
     json_object *jm, *jp;
@@ -1348,7 +1390,8 @@ int dispatch_request(dispatch_t *d,
     int r = handle(d, ss, line, len, out, err, &method);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     int64_t us = (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
-    const char *reply = out->p + mark;
+    /* A deferred commit has written no reply (its buffer may not even exist yet). */
+    const char *reply = out->len > mark ? out->p + mark : "";
     enum metrics_result res =
         r < 0 ? METRICS_RESULT_ERROR
         : strncmp(reply, "{\"result\":[]", 12) == 0 || strncmp(reply, "{\"result\":false", 16) == 0

@@ -15,6 +15,12 @@
 
 typedef struct dispatch dispatch_t;
 
+/* Most JSON values a request may hold (an upper bound is counted before parsing): json-c spends
+ * about 70 bytes on each, so without a cap a 16 MB line of "[1,1,1,..." costs 600 MB and five
+ * seconds of the answering thread. pdns's biggest request, a replaceRRSet, has some 8 values per
+ * record, and no RRset that fits in a DNS message comes near. */
+#define DISPATCH_MAX_VALUES 200000
+
 struct txn;
 struct dispatch_job;
 

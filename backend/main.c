@@ -427,11 +427,18 @@ static void health_names(struct health *h, const struct store_pools *sp)
     }
 }
 
-static int64_t wall_ms(void)
+static int64_t clock_ms(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Overrides and the times people read are on the wall clock; the prober's heartbeat is judged on
+ * the boot clock (see hmap_silent_ms). */
+static int64_t wall_ms(void)
+{
+    return clock_ms(CLOCK_REALTIME);
 }
 
 struct member_iter {
@@ -456,11 +463,12 @@ static bool member_at(void *opaque, size_t i, struct metrics_member *ret)
         ret->address = m->addr.text;
         ret->up = -1;
         if (it->health && it->health->map) {
-            const struct hmap_slot *sl = hmap_slot_ro(it->health->map, m->target);
-            enum health_verdict v = hmap_verdict_of(sl);
+            struct hmap_slot sl; /* a copy: the probe thread rewrites the slot meanwhile */
+            hmap_slot_get(it->health->map, m->target, &sl);
+            enum health_verdict v = hmap_verdict_of(&sl);
             ret->up = v == HEALTH_UP ? 1 : v == HEALTH_DOWN ? 0 : -1;
-            ret->probes = sl->probes;
-            ret->failures = sl->failures;
+            ret->probes = sl.probes;
+            ret->failures = sl.failures;
         }
         if (it->health && it->health->overrides)
             ret->override = (int)overrides_get(it->health->overrides, m->okey, it->now);
@@ -487,6 +495,7 @@ static void serve_status(void *opaque, struct sbuf *out)
         .health = g_view.health ? g_view.health->map : NULL,
         .overrides = g_view.health ? g_view.health->overrides : NULL,
         .now_ms = wall_ms(),
+        .boot_ms = clock_ms(CLOCK_BOOTTIME),
     };
     cmd_status_json(&env, out);
     pthread_mutex_unlock(&g_view.lock);
@@ -574,11 +583,27 @@ static void health_start(struct health *h, const store_t *s, const struct opts *
     health_names(h, sp);
     if (store_webhook(s) && notify_start(store_webhook(s), NULL, &h->notify, &err) < 0)
         log_err("notify", "%s; transitions are only logged", err.msg);
-    if (overrides_open(dir, &h->overrides, &err) < 0)
-        log_err("health", "%s; drain/down/up overrides are unavailable", err.msg);
+    /* A state directory that cannot be written (read-only, full, not ours) must not turn
+     * failover off nor bring drained members back: overrides saved there keep applying, and
+     * health is kept in memory. */
+    if (overrides_open(dir, &h->overrides, &err) < 0) {
+        log_err("health",
+                "%s; overrides saved there still apply, and none can be set or cleared until "
+                "it can be written",
+                err.msg);
+        if (overrides_open_readonly(dir, &h->overrides, &err) < 0)
+            log_err("health", "%s; drain/down/up overrides are unavailable", err.msg);
+    }
     if (hmap_open(dir, sp->targets, sp->ntargets, &h->map, &err) < 0) {
-        log_err("health", "%s; pools answer as if every member were up", err.msg);
-        return;
+        log_err("health",
+                "%s; health is kept in this process's memory until a reload or restart finds "
+                "the directory usable (not shared with other processes, not kept across "
+                "restarts)",
+                err.msg);
+        if (hmap_open_memory(dir, sp->targets, sp->ntargets, &h->map, &err) < 0) {
+            log_err("health", "%s; pools answer as if every member were up", err.msg);
+            return;
+        }
     }
     if (runner_start(sp->targets, sp->ntargets, h->map, &hooks, &h->runner, &err) < 0) {
         log_err("health", "%s; pools answer as if every member were up", err.msg);
@@ -852,16 +877,30 @@ static void app_free(struct app *a)
 {
     reloader_stop(a->rl);
     view_set(NULL, NULL);
+    pthread_mutex_lock(&a->swap_lock); /* the purger's tick reads the health member */
     health_stop(&a->health);
+    pthread_mutex_unlock(&a->swap_lock);
     purger_stop(a->purger); /* after the runner: it sends what is queued */
     dispatch_free(a->d);
     store_free(a->store);
     free(a->path);
 }
 
+static void pipe_sighup(int sig)
+{
+    (void)sig;
+    reloader_request_async();
+}
+
 static int run_pipe(const struct opts *o)
 {
     struct app a = {.o = o, .swap_lock = PTHREAD_MUTEX_INITIALIZER};
+    /* SIGHUP reloads, as in unix mode. Its default action would end the co-process, and one
+     * that ends while idle costs pdns that thread for good (protocol doc 2.3): `pkill -HUP
+     * pdns-failover` must not take pdns down. Before any thread starts. */
+    struct sigaction sa = {.sa_handler = pipe_sighup, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
     a.d = dispatch_new(pipe_load, &a);
     dispatch_set_cmd_hooks(a.d, cmd_reload, cmd_stats, &a);
     app_set_writer(&a);
@@ -1053,16 +1092,20 @@ static int ctl_local(const struct opts *o, const char *command)
     struct errbuf err;
     hmap_t *map = NULL;
     overrides_t *ov = NULL;
-    if (sp->ntargets && hmap_open(dir, sp->targets, sp->ntargets, &map, &err) < 0)
+    /* A directory that cannot be written still shows what is saved there. */
+    if (sp->ntargets && hmap_open(dir, sp->targets, sp->ntargets, &map, &err) < 0) {
         fprintf(stderr, "pdns-failover ctl: %s\n", err.msg);
-    if (sp->npools && overrides_open(dir, &ov, &err) < 0)
+        hmap_open_memory(dir, sp->targets, sp->ntargets, &map, &err);
+    }
+    if (sp->npools && overrides_open(dir, &ov, &err) < 0) {
         fprintf(stderr, "pdns-failover ctl: %s\n", err.msg);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+        overrides_open_readonly(dir, &ov, &err);
+    }
     struct cmd_env env = {.store = s,
                           .health = map,
                           .overrides = ov,
-                          .now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+                          .now_ms = wall_ms(),
+                          .boot_ms = clock_ms(CLOCK_BOOTTIME)};
     struct sbuf out = SBUF_INIT;
     int r = cmd_run(&env, command, strlen(command), &out);
     fputs(sbuf_str(&out), stdout);

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -35,6 +36,10 @@ struct reloader {
     bool have_seen;
     uint64_t epoch; /* bumped by reloader_seen(): a build started before is stale */
 };
+
+/* Set by reloader_request_async() (a signal handler), taken by the next poll. */
+static atomic_bool g_signalled;
+_Static_assert(ATOMIC_BOOL_LOCK_FREE == 2, "a signal handler sets it");
 
 static bool same_file(const struct stat *a, const struct stat *b)
 {
@@ -110,6 +115,10 @@ static void *run(void *arg)
             break;
         bool requested = r->requested;
         r->requested = false;
+        if (atomic_exchange(&g_signalled, false)) {
+            log_info("store", "%s: reload requested by a signal", r->path);
+            requested = true;
+        }
         struct stat seen = r->seen;
         bool have_seen = r->have_seen;
         pthread_mutex_unlock(&r->lock);
@@ -192,6 +201,11 @@ void reloader_request(reloader_t *r)
     r->requested = true;
     pthread_cond_signal(&r->cond);
     pthread_mutex_unlock(&r->lock);
+}
+
+void reloader_request_async(void)
+{
+    atomic_store(&g_signalled, true);
 }
 
 int reloader_wake_fd(const reloader_t *r)

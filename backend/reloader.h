@@ -39,6 +39,9 @@ void reloader_seen(reloader_t *r, const struct stat *st);
 bool reloader_is_current(reloader_t *r, struct stat *st);
 /* Asks for a rebuild even if the file looks unchanged. Any thread; async-signal-unsafe. */
 void reloader_request(reloader_t *r);
+/* The same for the process's reloader, from a signal handler (async-signal-safe): its thread
+ * takes the request at its next poll (within RELOADER_POLL_MS). */
+void reloader_request_async(void);
 /* An eventfd that becomes readable when a new store waits (for the unix event loop). */
 int reloader_wake_fd(const reloader_t *r);
 /* The newly built store, if one waits (the caller owns it, free with store_free()); else NULL. */

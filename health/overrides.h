@@ -25,6 +25,13 @@ enum override_kind {
 #define OVERRIDES_NAME_MAX   128 /* "pool/member" */
 #define OVERRIDES_REASON_MAX 120
 
+/* An override "for 5m" ends at a wall-clock time, as every process (and a restart) must agree
+ * on it. A wall clock set forward ends it early: it ends at that time, as told. A wall clock set
+ * back cannot make it last up to the jump longer: a timed override that was set more than
+ * OVERRIDES_CLOCK_SLACK_MS after now has ended (how much of it ran is unknown; the health checks
+ * decide again). So one lasts at most its duration plus the slack, or plus a smaller jump. */
+#define OVERRIDES_CLOCK_SLACK_MS 60000
+
 struct override_info {
     enum override_kind kind;
     int64_t until_ms; /* wall clock; 0: until changed */
@@ -37,6 +44,14 @@ typedef struct overrides overrides_t;
 
 /* Opens (creating) "<dir>/overrides.map". Returns 0 or -errno with a message. */
 int overrides_open(const char *dir, overrides_t **ret, struct errbuf *err);
+/* For when overrides_open() failed (a read-only, full or foreign state directory): the overrides
+ * saved in "<dir>/overrides.map" if it can be read (they keep applying), else an empty table.
+ * overrides_set() on it tries the file again and fails, naming the path and the cause, until
+ * the directory can be written; then the table becomes the file. Returns 0 or -errno (no
+ * memory for a mapping) with a message. */
+int overrides_open_readonly(const char *dir, overrides_t **ret, struct errbuf *err);
+/* True while the table is a read-only fallback. */
+bool overrides_readonly(overrides_t *o);
 void overrides_close(overrides_t *o);
 
 /* The key of member `member` of pool `pool` (stable; computed at store load). */

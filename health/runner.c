@@ -88,9 +88,16 @@ static int64_t mono_ms(void)
     return clock_ms(CLOCK_MONOTONIC);
 }
 
+/* Shared with other processes through the map: the wall clock for what people read (and what
+ * survives a reboot), the boot clock for the heartbeat, which staleness is judged by. */
 static int64_t wall_ms(void)
 {
     return clock_ms(CLOCK_REALTIME);
+}
+
+static int64_t boot_ms(void)
+{
+    return clock_ms(CLOCK_BOOTTIME);
 }
 
 static const char *verdict_name(unsigned v)
@@ -158,19 +165,21 @@ static void become_leader(runner_t *r)
 
     r->npending = 0;
     for (size_t i = 0; i < r->n; i++) {
-        const struct hmap_slot *s = hmap_slot_ro(r->map, i);
+        struct hmap_slot copy; /* another process may be writing it: it led until now */
+        hmap_slot_get(r->map, i, &copy);
+        const struct hmap_slot *s = &copy;
         enum health_verdict v = hmap_verdict_of(s);
-        int64_t iv = r->targets[i].check->interval_ms;
+        bool fresh;
+        int64_t due = sched_resume_due(s->last_probe_ms, wall, mono,
+                                       r->targets[i].check->interval_ms, &fresh);
 
         r->states[i].verdict = v <= HEALTH_DOWN ? (uint8_t)v : HEALTH_UNKNOWN;
         r->states[i].ok_run = s->ok_run;
         r->states[i].fail_run = s->fail_run;
         /* A verdict measured less than an interval ago is as good as a fresh one: keep the
          * previous leader's rhythm instead of probing everything again at once. */
-        if (r->states[i].verdict != HEALTH_UNKNOWN && s->last_probe_ms > 0 &&
-            s->last_probe_ms <= wall && wall - s->last_probe_ms < iv)
-        {
-            sched_set_due(r->sched, i, mono + (s->last_probe_ms + iv - wall));
+        if (r->states[i].verdict != HEALTH_UNKNOWN && fresh) {
+            sched_set_due(r->sched, i, due);
             r->initial_pending[i] = false;
         } else {
             sched_set_due(r->sched, i, mono);
@@ -178,7 +187,7 @@ static void become_leader(runner_t *r)
             r->npending++;
         }
     }
-    hmap_heartbeat(r->map, wall);
+    hmap_heartbeat(r->map, (struct hmap_beat){.wall_ms = wall, .boot_ms = boot_ms()});
     log_info("health", "probing %zu targets (%zu now), leading '%s'", r->n, r->npending,
              hmap_path(r->map));
     set_phase(r, r->npending ? PHASE_INITIAL : PHASE_READY);
@@ -204,8 +213,9 @@ record(runner_t *r, size_t i, enum probe_result res, const char *reason, curl_of
     unsigned old = st->verdict;
     bool changed = health_state_feed(st, res, c->rise, c->fall);
     int64_t now = wall_ms();
-    struct hmap_slot *s = hmap_slot_rw(r->map, i);
+    struct hmap_slot copy, *s = &copy;
 
+    hmap_slot_get(r->map, i, s); /* then changed and put back as one update */
     s->ok_run = st->ok_run;
     s->fail_run = st->fail_run;
     s->last_result = (uint8_t)res;
@@ -217,8 +227,10 @@ record(runner_t *r, size_t i, enum probe_result res, const char *reason, curl_of
     size_t rl = strnlen(reason, sizeof(s->reason) - 1); /* the slot keeps what fits */
     memcpy(s->reason, reason, rl);
     s->reason[rl] = '\0';
-    if (changed) {
+    if (changed)
         s->since_ms = now;
+    hmap_slot_put(r->map, i, s);
+    if (changed) {
         hmap_set_verdict(r->map, i, (enum health_verdict)st->verdict);
         if (old == HEALTH_UNKNOWN)
             log_info("health", "%s unknown -> %s (%s)", t->label, verdict_name(st->verdict),
@@ -244,7 +256,7 @@ record(runner_t *r, size_t i, enum probe_result res, const char *reason, curl_of
             r->hooks.transition(r->hooks.opaque, &ev);
         }
     }
-    hmap_heartbeat(r->map, now);
+    hmap_heartbeat(r->map, (struct hmap_beat){.wall_ms = now, .boot_ms = boot_ms()});
 }
 
 static void release_slot(runner_t *r, struct probe *p)

@@ -187,6 +187,14 @@ unsigned sched_done(sched_t *s, size_t i, int64_t now_ms)
     return skipped;
 }
 
+int64_t sched_resume_due(
+    int64_t last_wall, int64_t now_wall, int64_t now_mono, uint32_t interval_ms, bool *fresh)
+{
+    int64_t iv = interval_ms;
+    *fresh = last_wall > 0 && last_wall <= now_wall && now_wall - last_wall < iv;
+    return *fresh ? now_mono + (last_wall + iv - now_wall) : now_mono;
+}
+
 int64_t sched_next_due(const sched_t *s)
 {
     return s->heap_len > 0 ? s->slots[s->heap[0]].due : INT64_MAX;

@@ -26,6 +26,14 @@ size_t sched_take_due(sched_t *s, int64_t now_ms, size_t *out, size_t max);
  * interval), whole intervals are skipped so it is due in the future. Returns the rounds
  * skipped. */
 unsigned sched_done(sched_t *s, size_t i, int64_t now_ms);
+/* When a target that was probed by another process (or before a restart) is next due, on this
+ * scheduler's scale, now being now_wall on the wall clock and now_mono on this scale. Its last
+ * probe ended at last_wall (wall clock, as shared through the health map; 0: never). A probe
+ * less than an interval old keeps its rhythm: due after the rest of the interval, and *fresh is
+ * set. Anything else is due at now_mono: never probed, older, or later than now_wall, which
+ * only a wall clock set back makes; so such a jump never puts the next probe off by its size. */
+int64_t sched_resume_due(
+    int64_t last_wall, int64_t now_wall, int64_t now_mono, uint32_t interval_ms, bool *fresh);
 /* The earliest due time among targets not in flight, or INT64_MAX. */
 int64_t sched_next_due(const sched_t *s);
 bool sched_in_flight(const sched_t *s, size_t i);

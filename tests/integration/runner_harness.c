@@ -197,9 +197,10 @@ static void cmd_stop(int n)
         die("slot %d not started", n);
     runner_stop(runners[n]);
     runners[n] = NULL;
-    /* The runner is joined: the slots can be read without racing with it. */
+    /* The runner is joined, but another slot's runner may lead the same map file now. */
     for (size_t i = 0; i < ntargets; i++) {
-        const struct hmap_slot *s = hmap_slot_ro(maps[n], i);
+        struct hmap_slot copy, *s = &copy;
+        hmap_slot_get(maps[n], i, s);
         printf("slot %d %zu verdict=%s result=%u probes=%llu failures=%llu ok_run=%u fail_run=%u "
                "since=%d reason=%s\n",
                n, i, verdict_text(hmap_verdict_of(s)), (unsigned)s->last_result,

@@ -15,6 +15,7 @@
 
 #include "backend/dispatch.h"
 #include "backend/edit.h"
+#include "backend/metrics.h"
 #include "backend/rdata.h"
 #include "backend/storefmt.h"
 #include "common/sbuf.h"
@@ -821,7 +822,7 @@ static void test_dispatch_rejects_requests_that_are_not_objects(void **state)
     static const char want[] = "bad request: expected {\"method\": \"...\", \"parameters\": {...}}";
     expect_bad(f, "[{\"method\": \"lookup\"}]", want);
     expect_bad(f, "\"lookup\"", want);
-    expect_bad(f, "null", "bad request: unexpected end of JSON at byte 4");
+    expect_bad(f, "null", want); /* whole, not cut short (json-c wanted a byte after it) */
 }
 
 static void test_dispatch_rejects_a_missing_or_non_string_method(void **state)
@@ -842,6 +843,20 @@ static void test_dispatch_rejects_parameters_that_are_not_an_object(void **state
                "bad request: 'parameters' must be an object");
     expect_bad(f, "{\"method\": \"getAllDomains\", \"parameters\": \"x\"}",
                "bad request: 'parameters' must be an object");
+}
+
+static void test_dispatch_rejects_a_bare_number_or_literal_as_not_an_object(void **state)
+{
+    struct fx *f = *state;
+    /* json-c wants a byte after a number or literal to end it: these are whole, not cut short. */
+    static const char *const reqs[] = {"17", "-1.5e3", "null", "true", "false", "  7 \r"};
+    for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
+        expect_bad(f, reqs[i],
+                   "bad request: expected {\"method\": \"...\", \"parameters\": {...}}");
+    expect_bad(f, "[1, 2", "bad request: unexpected end of JSON at byte 5");
+    expect_bad(f, "{\"method\": \"lookup\"", "bad request: unexpected end of JSON at byte 19");
+    expect_bad(f, "nul", "bad request: null expected at byte 3");
+    expect_bad(f, "17 18", "bad request: unexpected character at byte 3");
 }
 
 static void test_dispatch_rejects_a_nul_byte(void **state)
@@ -867,6 +882,32 @@ static void test_dispatch_rejects_invalid_utf8_and_deep_nesting(void **state)
                "{\"method\": \"lookup\", \"parameters\": {\"a\": [[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]"
                "]]]]]]]}}",
                "bad request: nesting too deep at byte 55");
+}
+
+static void test_dispatch_refuses_too_many_values_before_parsing_them(void **state)
+{
+    struct fx *f = *state;
+    static const char head[] = "{\"method\": \"lookup\", \"parameters\": {\"qname\": "
+                               "\"www.example.com.\", \"qtype\": \"A\", \"pad\": ";
+    struct sbuf req = SBUF_INIT;
+    sbuf_puts(&req, head);
+    sbuf_putc(&req, '[');
+    for (int i = 0; i < DISPATCH_MAX_VALUES; i++)
+        sbuf_puts(&req, "1,");
+    sbuf_puts(&req, "1]}}");
+    char msg[64];
+    snprintf(msg, sizeof(msg), "bad request: more than %d JSON values", DISPATCH_MAX_VALUES);
+    expect_bad(f, sbuf_str(&req), msg);
+    /* Commas and brackets in strings are not values: a big string is one. */
+    sbuf_reset(&req);
+    sbuf_puts(&req, head);
+    sbuf_putc(&req, '"');
+    for (int i = 0; i < DISPATCH_MAX_VALUES; i++)
+        sbuf_puts(&req, ",[{\\\"");
+    sbuf_puts(&req, "\"}}");
+    const char *reply = call(f, sbuf_str(&req), 0);
+    assert_non_null(strstr(reply, "\"content\":\"192.0.2.10\""));
+    sbuf_free(&req);
 }
 
 /* ---- the reply line ----------------------------------------------------------------------- */
@@ -1692,6 +1733,33 @@ static void test_dispatch_async_commit_is_deferred_until_finished(void **state)
     dispatch_session_end(f->d, &other);
 }
 
+static void test_dispatch_counts_a_deferred_commit_without_a_reply_buffer(void **state)
+{
+    struct fx *f = *state;
+    use_writer(f, helpers_example_json);
+    struct metrics m;
+    metrics_init(&m);
+    dispatch_set_metrics(f->d, &m);
+    dispatch_set_async(f->d, true);
+    /* The first request of a unix connection: its output buffer was never allocated, and a
+     * deferred commit writes nothing to it (the metrics once read the reply there: SIGSEGV). */
+    struct sbuf out = SBUF_INIT;
+    struct session ss = {0};
+    struct errbuf err;
+    static const char meta[] = "{\"method\": \"setDomainMetadata\", \"parameters\": {\"name\": "
+                               "\"example.com.\", \"kind\": \"X-TEST\", \"value\": [\"1\"]}}";
+    assert_int_equal(dispatch_request(f->d, &ss, meta, strlen(meta), &out, &err),
+                     DISPATCH_DEFERRED);
+    assert_int_equal(out.len, 0);
+    assert_int_equal(m.requests[METRICS_METHOD_OTHER][METRICS_RESULT_OK], 1);
+    dispatch_job_run(&ss);
+    assert_int_equal(dispatch_job_finish(f->d, &ss, &out, &err), 0);
+    assert_string_equal(sbuf_str(&out), TRUE_REPLY);
+    dispatch_set_metrics(f->d, NULL);
+    dispatch_session_end(f->d, &ss);
+    sbuf_free(&out);
+}
+
 static void test_dispatch_whole_zone_load_keeps_pool_records(void **state)
 {
     struct fx *f = *state;
@@ -1764,6 +1832,8 @@ int main(void)
         T(test_dispatch_rejects_a_nul_byte),
         T(test_dispatch_rejects_an_empty_line),
         T(test_dispatch_rejects_invalid_utf8_and_deep_nesting),
+        T(test_dispatch_rejects_a_bare_number_or_literal_as_not_an_object),
+        T(test_dispatch_refuses_too_many_values_before_parsing_them),
         T(test_dispatch_appends_to_the_output_buffer),
         T(test_dispatch_counts_every_request_in_the_session),
         T(test_dispatch_every_reply_is_exactly_one_line),
@@ -1791,6 +1861,7 @@ int main(void)
         T(test_dispatch_a_refused_pool_edit_fails_the_whole_transaction),
         T(test_dispatch_whole_zone_load_keeps_pool_records),
         T(test_dispatch_async_commit_is_deferred_until_finished),
+        T(test_dispatch_counts_a_deferred_commit_without_a_reply_buffer),
     };
     return cmocka_run_group_tests_name("dispatch", tests, NULL, NULL);
 }

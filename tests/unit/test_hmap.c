@@ -7,11 +7,15 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/dispatch.h"
@@ -101,6 +105,88 @@ static void test_hmap_new_target_set_adopts_states_of_known_targets(void **state
     assert_int_equal(hmap_verdict(m2, 1), HEALTH_DOWN);
     assert_int_equal(hmap_slot_ro(m2, 1)->key, 22);
     hmap_close(m2);
+    rmdir_all(dir);
+}
+
+/* Update k of slot 0: every field says k. */
+static void slot_of(struct hmap_slot *s, uint64_t k)
+{
+    memset(s, 0, sizeof(*s));
+    s->ok_run = (uint16_t)k;
+    s->fail_run = (uint16_t)~k;
+    s->last_result = (uint8_t)(k % 7);
+    s->last_latency_us = (uint32_t)(k * 3);
+    s->last_probe_ms = (int64_t)k;
+    s->since_ms = (int64_t)k * 5;
+    s->probes = k;
+    s->failures = k * 2;
+    /* lengths vary, so that a copy of parts of two updates shows in the text too */
+    snprintf(s->reason, sizeof(s->reason), "update %llu %.*s", (unsigned long long)k, (int)(k % 60),
+             "------------------------------------------------------------");
+}
+
+static bool same_update(const struct hmap_slot *got)
+{
+    struct hmap_slot want;
+    slot_of(&want, got->probes);
+    return got->key == 11 && got->ok_run == want.ok_run && got->fail_run == want.fail_run &&
+           got->last_result == want.last_result && got->last_latency_us == want.last_latency_us &&
+           got->last_probe_ms == want.last_probe_ms && got->since_ms == want.since_ms &&
+           got->failures == want.failures && strcmp(got->reason, want.reason) == 0;
+}
+
+struct slot_writer {
+    hmap_t *m;
+    atomic_bool stop;
+    _Atomic uint64_t updates;
+};
+
+static void *write_slots(void *arg)
+{
+    struct slot_writer *w = arg;
+    struct hmap_slot s;
+    for (uint64_t k = 1; !atomic_load(&w->stop); k++) {
+        slot_of(&s, k);
+        hmap_slot_put(w->m, 0, &s);
+        atomic_store(&w->updates, k);
+        /* a pause, as between two probe results: readers get their turn */
+        nanosleep(&(struct timespec){.tv_nsec = 20000}, NULL);
+    }
+    return NULL;
+}
+
+/* The probe thread rewrites slots while other threads read them: a reader gets one update
+ * whole, never fields of two. (Under TSan this also shows that they do not race.) */
+static void test_hmap_slot_copies_are_never_torn(void **state)
+{
+    (void)state;
+    char *dir = tmpdir();
+    struct target t[1];
+    target(&t[0], "192.0.2.1", 11);
+    struct errbuf err;
+    struct slot_writer w = {.updates = 0};
+    assert_int_equal(hmap_open(dir, t, 1, &w.m, &err), 0);
+    assert_true(hmap_try_lead(w.m));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, write_slots, &w), 0);
+    struct hmap_slot got = {.probes = 0};
+    uint64_t seen = 0, changes = 0;
+    bool torn = false;
+    for (int i = 0; !torn && (i < 20000 || atomic_load(&w.updates) < 500); i++) {
+        hmap_slot_get(w.m, 0, &got);
+        if (got.probes == 0) /* not written yet */
+            continue;
+        torn = !same_update(&got) || got.probes < seen;
+        changes += got.probes != seen;
+        seen = got.probes;
+    }
+    atomic_store(&w.stop, true);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    if (torn)
+        fail_msg("a torn copy: probes %llu, reason '%s'", (unsigned long long)got.probes,
+                 got.reason);
+    assert_true(changes > 10);
+    hmap_close(w.m);
     rmdir_all(dir);
 }
 
@@ -267,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hmap_starts_unknown_and_keeps_verdicts_across_reopen),
         cmocka_unit_test(test_hmap_new_target_set_adopts_states_of_known_targets),
+        cmocka_unit_test(test_hmap_slot_copies_are_never_torn),
         cmocka_unit_test(test_hmap_elects_one_leader_and_hands_over_when_it_dies),
         cmocka_unit_test(test_hmap_reports_an_unusable_state_directory),
         cmocka_unit_test(test_hmap_pool_answers_follow_the_published_verdicts),
