@@ -17,6 +17,8 @@
 #include "backend/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -161,6 +163,7 @@ struct conn {
     unsigned id;
     bool parked;          /* a commit of this connection is with the writer thread */
     bool closing;         /* the peer went away while parked: close when the commit is back */
+    bool eof;             /* the peer shut down its sending side: answer what came, then close */
     struct conn *wq_next; /* the writer's queue or done list */
     struct proto_lines in;
     struct sbuf out;
@@ -176,6 +179,7 @@ struct server {
     char *path;
     dev_t dev;
     ino_t ino;
+    bool activated; /* the listening socket came from the service manager */
     struct server_limits lim;
     unsigned nconns, next_id;
     struct conn *conns;
@@ -338,6 +342,7 @@ static void writer_collect(server_t *srv, dispatch_t *d)
             log_request_error(where, &err);
         c->parked = false;
         if (c->closing) {
+            conn_flush(c); /* the peer may have shut down only its sending side */
             conn_close(srv, c);
             continue;
         }
@@ -368,6 +373,24 @@ static void writer_stop(server_t *srv)
     srv->w.done = NULL;
     close(srv->w.efd);
     srv->w.efd = -1;
+}
+
+/* After the peer's EOF: a last request without its newline still gets an answer, as on the
+ * pipe; then the connection is closed. */
+static void conn_finish(server_t *srv, dispatch_t *d, struct conn *c, const char *where)
+{
+    const char *line;
+    size_t len;
+    enum proto_result pr = proto_finish(&c->in, &line, &len);
+    if (pr != PROTO_NEED_MORE &&
+        answer(d, &c->ss, pr, line, len, &c->in, &c->out, where) == DISPATCH_DEFERRED)
+    {
+        writer_post(srv, c);
+        c->closing = true; /* answered (if the peer still reads) and closed when it is back */
+        return;
+    }
+    conn_flush(c);
+    conn_close(srv, c);
 }
 
 /* Answers buffered requests one at a time until input runs dry or the socket is full. */
@@ -409,6 +432,10 @@ static void conn_serve(server_t *srv, dispatch_t *d, struct conn *c)
         if (pr == PROTO_NEED_MORE)
             break;
     }
+    if (c->eof) {
+        conn_finish(srv, d, c, where);
+        return;
+    }
     conn_want(srv, c, EPOLLIN);
 }
 
@@ -422,9 +449,13 @@ static void conn_read(server_t *srv, dispatch_t *d, struct conn *c)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
-        if (n <= 0) {
-            conn_close(srv, c); /* EOF or error: pdns closed this backend instance */
+        if (n < 0) {
+            conn_close(srv, c); /* pdns closed this backend instance */
             return;
+        }
+        if (n == 0) {
+            c->eof = true; /* what is buffered is answered first */
+            break;
         }
         proto_commit(&c->in, (size_t)n);
         if ((size_t)n < room)
@@ -474,6 +505,72 @@ static void accept_all(server_t *srv)
     }
 }
 
+int server_listen_fds(const char *listen_pid, const char *listen_fds, pid_t self)
+{
+    if (!listen_pid || !listen_fds)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long pid = strtoul(listen_pid, &end, 10);
+    if (errno || !*listen_pid || *end || *listen_pid == '-' || pid == 0)
+        return -EINVAL;
+    if (pid != (unsigned long)self)
+        return 0; /* meant for the process that started us */
+    unsigned long n = strtoul(listen_fds, &end, 10);
+    if (errno || !*listen_fds || *end || *listen_fds == '-' || n > 1024)
+        return -EINVAL;
+    return (int)n;
+}
+
+/* The socket systemd passed us (fd 3), checked to be the one --listen names. */
+static int inherited_socket(const char *path, int *ret_fd, struct errbuf *err)
+{
+    int n = server_listen_fds(getenv("LISTEN_PID"), getenv("LISTEN_FDS"), getpid());
+    /* Not for any child of ours (we start none, but libraries might). */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    if (n < 0)
+        return errbuf_set(err, n, "socket activation: LISTEN_PID/LISTEN_FDS are malformed");
+    if (n == 0)
+        return 0;
+    if (n != 1)
+        return errbuf_set(err, -EINVAL,
+                          "socket activation: %d sockets passed; one is expected (ListenStream=%s)",
+                          n, path);
+    int fd = 3, type = 0, listening = 0;
+    socklen_t tl = sizeof(type), ll = sizeof(listening);
+    struct sockaddr_un sa = {0};
+    socklen_t sl = sizeof(sa);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ll) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
+        return errbuf_set(err, -errno, "socket activation: fd 3 is not a socket (%m)");
+    if (sa.sun_family != AF_UNIX || type != SOCK_STREAM || !listening)
+        return errbuf_set(err, -EINVAL,
+                          "socket activation: fd 3 is not a listening unix stream socket");
+    size_t plen = sl > offsetof(struct sockaddr_un, sun_path)
+                      ? strnlen(sa.sun_path, sl - offsetof(struct sockaddr_un, sun_path))
+                      : 0;
+    if (plen != strlen(path) || memcmp(sa.sun_path, path, plen) != 0)
+        return errbuf_set(err, -EINVAL,
+                          "socket activation: the socket passed is '%.*s', not --listen '%s'",
+                          (int)plen, sa.sun_path, path);
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return errbuf_set(err, -errno, "socket activation: '%s' (%m)", path);
+    if (st.st_mode & S_IWOTH)
+        return errbuf_set(err, -EPERM,
+                          "socket activation: '%s' is writable by every user (mode %04o); set "
+                          "SocketMode=0660 and SocketGroup= in the .socket unit",
+                          path, (unsigned)(st.st_mode & 07777));
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return errbuf_set(err, -errno, "socket activation: fcntl on fd 3 (%m)");
+    *ret_fd = fd;
+    return 1;
+}
+
 int server_listen(const char *path,
                   mode_t mode,
                   gid_t gid,
@@ -485,6 +582,16 @@ int server_listen(const char *path,
     size_t plen = strlen(path);
     int fd = -1, r;
     server_t *srv = NULL;
+
+    r = inherited_socket(path, &fd, err);
+    if (r < 0)
+        return r;
+    if (r > 0) {
+        srv = xcalloc(1, sizeof(*srv));
+        srv->lfd = fd;
+        srv->activated = true;
+        goto made;
+    }
 
     if (plen == 0)
         return errbuf_set(err, -EINVAL, "empty socket path");
@@ -545,12 +652,13 @@ int server_listen(const char *path,
 
     srv = xcalloc(1, sizeof(*srv));
     srv->lfd = fd;
+    srv->dev = st.st_dev;
+    srv->ino = st.st_ino;
+made:
     srv->epfd = srv->sigfd = -1;
     srv->w.efd = -1;
     srv->hooks.wake_fd = -1;
     srv->path = xstrdup(path);
-    srv->dev = st.st_dev;
-    srv->ino = st.st_ino;
     srv->lim = *lim;
     *ret = srv;
     return 0;
@@ -605,7 +713,8 @@ int server_run(server_t *srv, dispatch_t *d)
     ev.data.ptr = &srv->w.efd;
     epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->w.efd, &ev);
 
-    log_info("server", "listening on '%s'", srv->path);
+    log_info("server", "listening on '%s'%s", srv->path,
+             srv->activated ? " (socket passed by the service manager)" : "");
     for (bool running = true; running;) {
         struct epoll_event evs[64];
         int n = epoll_wait(srv->epfd, evs, 64, -1);
@@ -661,8 +770,10 @@ void server_free(server_t *srv)
     while (srv->conns)
         conn_close(srv, srv->conns);
     struct stat st;
-    /* Remove the socket only if it is still ours, not one a newer instance created. */
-    if (lstat(srv->path, &st) == 0 && st.st_dev == srv->dev && st.st_ino == srv->ino)
+    /* Remove the socket only if it is still ours, not one a newer instance created (nor the
+     * service manager's, which outlives us). */
+    if (!srv->activated && lstat(srv->path, &st) == 0 && st.st_dev == srv->dev &&
+        st.st_ino == srv->ino)
         unlink(srv->path);
     if (srv->lfd >= 0)
         close(srv->lfd);

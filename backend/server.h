@@ -24,9 +24,20 @@ int server_run_pipe(dispatch_t *d, int in_fd, int out_fd, const struct server_li
 
 typedef struct server server_t;
 
+/* systemd socket activation (sd_listen_fds(3)): the number of listening sockets passed to
+ * process `self` from the LISTEN_PID and LISTEN_FDS values (either may be NULL), starting at
+ * fd 3; 0 when none were passed to us (unset, or meant for another process), -EINVAL when the
+ * values are malformed. Pure. */
+int server_listen_fds(const char *listen_pid, const char *listen_fds, pid_t self);
+
 /* Creates the listening socket at path with the given mode (and group, when gid != -1).
  * A path that is too long, a live socket already at path (another daemon) and a non-socket file
- * in the way are errors; a stale socket left by a dead process is replaced. */
+ * in the way are errors; a stale socket left by a dead process is replaced.
+ * Socket activation: when the environment passes a listening socket (LISTEN_PID/LISTEN_FDS, as
+ * systemd's pdns-failover.socket does), that socket is used instead; it must be a unix stream
+ * socket bound to `path`, not writable by every user, and it is left in place at exit. Held by
+ * systemd across restarts, it keeps pdns's connections waiting instead of failing while the
+ * daemon restarts. */
 int server_listen(const char *path,
                   mode_t mode,
                   gid_t gid,
