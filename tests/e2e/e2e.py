@@ -81,6 +81,32 @@ def wait_for(pred, timeout, what):
     raise Failure(f"timed out after {timeout}s waiting for {what}")
 
 
+# What a sanitizer build (ASan, LSan, UBSan, TSan) prints when it finds something.
+SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|"
+                       r"runtime error:")
+
+
+def check_no_sanitizer_report(top):
+    """Fails with the first sanitizer report in a file under top, where the suites keep
+    pdns-failover's stderr (a daemon's log; pdns.log for pipe co-processes). A report does not
+    always fail a test: the process may go on (TSan, UBSan) or report at exit, and its exit
+    status is lost when pdns or a SIGTERM from the test ends it."""
+    for d, _dirs, names in os.walk(top):
+        for name in sorted(names):
+            path = os.path.join(d, name)
+            if os.path.islink(path) or not os.path.isfile(path):
+                continue
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read()
+            except OSError:
+                continue
+            m = SANITIZER.search(text)
+            if m:
+                raise Failure(f"sanitizer report in {path}:\n"
+                              + text[max(0, m.start() - 200):m.start() + 3000])
+
+
 # ---- dig -------------------------------------------------------------------------------------
 
 class Answer:
@@ -568,14 +594,14 @@ def pipe_takes_config_from_initialize(b, tmp):
 class UnixDaemon:
     """pdns-failover in unix mode; its stderr goes to a file (a full pipe would block it)."""
 
-    def __init__(self, binary, tmp, *extra):
+    def __init__(self, binary, tmp, *extra, store=STORE):
         tag = f"d{os.getpid()}-{time.monotonic_ns()}"
         self.path = os.path.join(tmp, tag + ".sock")
         self.errpath = os.path.join(tmp, tag + ".log")
         self.outpath = os.path.join(tmp, tag + ".out")
         with open(self.errpath, "wb") as err, open(self.outpath, "wb") as out:
             self.proc = subprocess.Popen(
-                [binary, *ROOT, "--config", STORE, "--listen", self.path, *extra], stdout=out,
+                [binary, *ROOT, "--config", store, "--listen", self.path, *extra], stdout=out,
                 stderr=err)
         wait_for(lambda: os.path.exists(self.path) or self.proc.poll() is not None, 10, "socket")
         if self.proc.poll() is not None:
@@ -883,6 +909,7 @@ def main():
                     print(f"# {mode}: pdns log tail:\n# " + p.log("pdns.log").replace("\n", "\n# "))
                     if mode == "unix":
                         print("# daemon log tail:\n# " + p.log("daemon.log").replace("\n", "\n# "))
+        run("no sanitizer report in the logs", check_no_sanitizer_report, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -47,7 +47,7 @@ POOL_MSG = ("pool.example.com. A is answered by pool 'web' and cannot be changed
             "change it in the store file (pool records stay pools)")
 SETTLE = 2.0  # pipe mode: how long dig is polled for an edit made by another process
 PROPAGATION = 1.0  # the documented bound for other processes to serve a committed edit
-SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")  # an ASan build's reports
+SANITIZER = e2e.SANITIZER  # a sanitizer build's reports
 
 
 # ---- the store ------------------------------------------------------------------------------
@@ -1440,6 +1440,7 @@ def main():
                 run(f"{mode}: {fn.__name__}", in_pdns(mode, fn, opts))
         for fn in CROSS_TESTS:
             run(f"cross: {fn.__name__}", fn, binary, tempfile.mkdtemp(dir=work, prefix="x-"))
+        run("no sanitizer report in the logs", lambda _notes: e2e.check_no_sanitizer_report(work))
     finally:
         if args.keep:
             print(f"# work directory kept: {work}")

@@ -1187,6 +1187,7 @@ def main():
                     p.stop()
                 stop_leader(leader)
                 w.stop()
+        run("no sanitizer report in the logs", lambda _notes: e2e.check_no_sanitizer_report(work))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

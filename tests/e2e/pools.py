@@ -901,6 +901,7 @@ def main():
                 if p:
                     p.stop()
                 w.stop()
+        run("no sanitizer report in the logs", lambda _notes: e2e.check_no_sanitizer_report(work))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
