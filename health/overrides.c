@@ -238,9 +238,12 @@ static struct ovr_slot *find(const overrides_t *o, uint64_t key, bool insert)
          n++, i = (i + 1) & (OVERRIDES_SLOTS - 1))
     {
         struct ovr_slot *s = &slots[i];
-        if (s->key == key)
+        /* Relaxed: a writer in another thread (or process) may be claiming this slot; the kind,
+         * loaded with acquire afterwards, is what publishes the rest. */
+        uint64_t k = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
+        if (k == key)
             return s;
-        if (s->key == 0)
+        if (k == 0)
             return insert ? s : NULL;
     }
     return NULL;
@@ -280,7 +283,7 @@ int overrides_set(overrides_t *o,
     }
     /* Unpublish first, so a reader never pairs the new text with the old kind. */
     atomic_store_explicit(&s->kind, OVERRIDE_NONE, memory_order_release);
-    s->key = key;
+    __atomic_store_n(&s->key, key, __ATOMIC_RELAXED);
     snprintf(s->name, sizeof(s->name), "%s/%s", pool, member);
     snprintf(s->reason, sizeof(s->reason), "%s", reason ? reason : "");
     atomic_store_explicit(&s->set_ms, now_ms, memory_order_relaxed);
@@ -314,7 +317,8 @@ uint64_t overrides_fingerprint(const overrides_t *o, int64_t now_ms)
         if (kind == OVERRIDE_NONE || !in_force(s, now_ms))
             continue;
         /* a sum of per-entry hashes: independent of slot order */
-        uint64_t h = (s->key ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ull;
+        uint64_t key = __atomic_load_n(&s->key, __ATOMIC_RELAXED);
+        uint64_t h = (key ^ ((uint64_t)kind << 61)) * 0x9e3779b97f4a7c15ull;
         fp += h ^ (h >> 29);
     }
     return fp;
