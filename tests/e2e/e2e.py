@@ -762,9 +762,14 @@ def root_is_refused_unless_allowed(b, tmp):
         os.chmod(nd, 0o777)
         sock = os.path.join(nd, "s.sock")
         state = os.path.join(nd, "state")
+        store = os.path.join(nd, "store.json")  # the checkout may be closed to nobody
+        shutil.copy(STORE, store)
+        os.chmod(store, 0o644)
+        exe = os.path.join(nd, "pdns-failover")
+        shutil.copy2(b, exe)
         with open(os.path.join(tmp, "nobody.log"), "wb") as err:
             p = subprocess.Popen(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                  "--", b, "--config", STORE, "--listen", sock, "--state-dir",
+                                  "--", exe, "--config", store, "--listen", sock, "--state-dir",
                                   state], stdout=subprocess.DEVNULL, stderr=err)
         try:
             wait_for(lambda: _connectable(sock) or p.poll() is not None, 10, "socket")
