@@ -172,7 +172,16 @@ static void test_hmap_slot_copies_are_never_torn(void **state)
     struct hmap_slot got = {.probes = 0};
     uint64_t seen = 0, changes = 0;
     bool torn = false;
+    /* Bounded in time too: under valgrind the threads take turns in long slices, and a reader
+     * that finds the writer descheduled mid-update spins until it runs again. */
+    struct timespec t0, tn;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; !torn && (i < 20000 || atomic_load(&w.updates) < 500); i++) {
+        if ((i & 255) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &tn);
+            if (tn.tv_sec - t0.tv_sec >= 5 && changes > 10)
+                break;
+        }
         hmap_slot_get(w.m, 0, &got);
         if (got.probes == 0) /* not written yet */
             continue;
