@@ -1370,6 +1370,8 @@ def main():
             unix_disconnect_rolls_back)
         run("pipe: SIGKILL in the middle of a transaction changes nothing",
             pipe_sigkill_mid_transaction)
+        run("no sanitizer report in the logs",
+            lambda _b, _d, *_a: e2e.check_no_sanitizer_report(work))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -14,6 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e  # noqa: E402
 from e2e import check, eq, stop, wait_for  # noqa: E402
 
 
@@ -123,6 +124,7 @@ def main():
     finally:
         stop(d)
         log.close()
+    t("no sanitizer report in the daemon's log", lambda: e2e.check_no_sanitizer_report(tmp))
     print(f"1..{len(results)}")
     return 0 if all(results) else 1
 

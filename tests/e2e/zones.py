@@ -271,6 +271,13 @@ def main():
                                 with open(lp) as f:
                                     tail = f.read()[-1500:]
                                 print(f"# {log}:\n# " + tail.replace("\n", "\n# "))
+        try:  # every daemon has exited: leak reports (at exit) are in the logs too
+            e2e.check_no_sanitizer_report(work)
+            results.append(None)
+            print(f"ok {len(results)} - no sanitizer report in the logs", flush=True)
+        except Exception as e:  # noqa: BLE001
+            results.append(e)
+            print(f"not ok {len(results)} - no sanitizer report in the logs\n#   {e}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     failed = sum(1 for e in results if e)
