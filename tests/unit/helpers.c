@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char helpers_example_json[] =
@@ -161,4 +162,22 @@ const struct store_zone *helpers_zone(const store_t *s, const char *text)
         print_error("no zone '%s' in the store\n", text);
     assert_non_null(z);
     return z;
+}
+
+char *helpers_tmpdir(const char *prefix)
+{
+    char tmpl[128];
+    snprintf(tmpl, sizeof(tmpl), "/tmp/%s-XXXXXX", prefix);
+    assert_non_null(mkdtemp(tmpl));
+    char *d = strdup(tmpl);
+    assert_non_null(d);
+    return d;
+}
+
+void helpers_rmdir_all(char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    free(dir);
 }

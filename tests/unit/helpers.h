@@ -55,3 +55,8 @@ const uint8_t *helpers_wire(const char *text, uint8_t *buf);
 const struct store_node *helpers_find(const store_t *s, const char *text, int64_t zone_id);
 /* The zone with this apex (text), or a failed test. */
 const struct store_zone *helpers_zone(const store_t *s, const char *text);
+
+/* A fresh directory /tmp/PREFIX-XXXXXX (the test fails if it cannot be made); free it with
+ * helpers_rmdir_all(), which removes it with everything in it. */
+char *helpers_tmpdir(const char *prefix);
+void helpers_rmdir_all(char *dir);

@@ -37,26 +37,10 @@ static void target(struct target *t, const char *addr, uint64_t key)
     t->label = addr;
 }
 
-static char *tmpdir(void)
-{
-    char tmpl[] = "/tmp/pf-hmap-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rmdir_all(char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
-
 static void test_hmap_starts_unknown_and_keeps_verdicts_across_reopen(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     struct target t[2];
     target(&t[0], "192.0.2.1", 11);
     target(&t[1], "192.0.2.2", 22);
@@ -77,13 +61,13 @@ static void test_hmap_starts_unknown_and_keeps_verdicts_across_reopen(void **sta
     assert_int_equal(hmap_verdict(m, 1), HEALTH_DOWN);
     assert_int_equal(hmap_slot_ro(m, 1)->fail_run, 3);
     hmap_close(m);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_hmap_new_target_set_adopts_states_of_known_targets(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     struct target t[3];
     target(&t[0], "192.0.2.1", 11);
     target(&t[1], "192.0.2.2", 22);
@@ -105,7 +89,7 @@ static void test_hmap_new_target_set_adopts_states_of_known_targets(void **state
     assert_int_equal(hmap_verdict(m2, 1), HEALTH_DOWN);
     assert_int_equal(hmap_slot_ro(m2, 1)->key, 22);
     hmap_close(m2);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 /* Update k of slot 0: every field says k. */
@@ -160,7 +144,7 @@ static void *write_slots(void *arg)
 static void test_hmap_slot_copies_are_never_torn(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     struct target t[1];
     target(&t[0], "192.0.2.1", 11);
     struct errbuf err;
@@ -196,13 +180,13 @@ static void test_hmap_slot_copies_are_never_torn(void **state)
                  got.reason);
     assert_true(changes > 10);
     hmap_close(w.m);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_hmap_elects_one_leader_and_hands_over_when_it_dies(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     struct target t[1];
     target(&t[0], "192.0.2.1", 11);
     struct errbuf err;
@@ -233,7 +217,7 @@ static void test_hmap_elects_one_leader_and_hands_over_when_it_dies(void **state
     hmap_close(m);
     close(pfd[0]);
     close(pfd[1]);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_hmap_reports_an_unusable_state_directory(void **state)
@@ -274,7 +258,7 @@ static const char *ask(dispatch_t *d, struct sbuf *out, const char *req)
 static void test_hmap_pool_answers_follow_the_published_verdicts(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     store_t *s = helpers_build(POOL_STORE);
     const struct store_pools *sp = store_pools(s);
     hmap_t *m;
@@ -316,13 +300,13 @@ static void test_hmap_pool_answers_follow_the_published_verdicts(void **state)
     dispatch_free(d);
     hmap_close(m);
     store_free(s);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_hmap_pool_name_with_an_empty_answer_still_exists(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-hmap");
     const char *json =
         "{\"checks\": {\"c\": {\"type\": \"http\"}}, \"pools\": {\"web\": {\"check\": \"c\", "
         "\"when_all_down\": \"none\", \"members\": [{\"name\": \"web1\", \"address\": "
@@ -354,7 +338,7 @@ static void test_hmap_pool_name_with_an_empty_answer_still_exists(void **state)
     dispatch_free(d);
     hmap_close(m);
     store_free(s);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 int main(void)

@@ -22,22 +22,7 @@
 
 #include "health/hmap.h"
 #include "health/overrides.h"
-
-static char *tmpdir(void)
-{
-    char tmpl[] = "/tmp/pf-statedir-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    assert_non_null(d);
-    return strdup(d);
-}
-
-static void rmdir_all(char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(dir);
-}
+#include "tests/unit/helpers.h"
 
 static char *path_in(const char *dir, const char *name)
 {
@@ -62,7 +47,7 @@ static char *slurp(const char *path, size_t *len)
 static void test_overrides_file_is_allocated_in_full_even_when_a_header_exists(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-statedir");
     char *map = path_in(dir, "overrides.map");
     /* A file with a valid header and nothing else, as an interrupted start leaves it: sizing it
      * with ftruncate would leave the rest a hole that a later drain writes into. */
@@ -86,13 +71,13 @@ static void test_overrides_file_is_allocated_in_full_even_when_a_header_exists(v
     assert_int_equal(overrides_set(o, "web", "a", OVERRIDE_DRAIN, 0, "", 1, &err), 0);
     overrides_close(o);
     free(map);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_overrides_unwritable_directory_keeps_saved_ones_and_saves_once_fixed(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-statedir");
     char *lock = path_in(dir, "overrides.lock");
     char *map = path_in(dir, "overrides.map");
     uint64_t a = overrides_key("web", "a"), b = overrides_key("web", "b");
@@ -142,13 +127,13 @@ static void test_overrides_unwritable_directory_keeps_saved_ones_and_saves_once_
     free(before);
     free(lock);
     free(map);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static void test_overrides_unwritable_directory_without_a_file_is_an_empty_table(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-statedir");
     char *lock = path_in(dir, "overrides.lock");
     assert_int_equal(mkdir(lock, 0700), 0);
     overrides_t *o = NULL;
@@ -165,7 +150,7 @@ static void test_overrides_unwritable_directory_without_a_file_is_an_empty_table
     assert_true(overrides_fingerprint(o, 1) != fp);
     overrides_close(o);
     free(lock);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 static struct check_def check = {
@@ -185,7 +170,7 @@ static void target(struct target *t, const char *addr, uint64_t key)
 static void test_hmap_in_memory_keeps_saved_states_leads_alone_and_writes_nothing(void **state)
 {
     (void)state;
-    char *dir = tmpdir();
+    char *dir = helpers_tmpdir("pf-statedir");
     struct target t[2];
     target(&t[0], "192.0.2.1", 11);
     target(&t[1], "192.0.2.2", 22);
@@ -236,7 +221,7 @@ static void test_hmap_in_memory_keeps_saved_states_leads_alone_and_writes_nothin
     free(before);
     free(init);
     free(path);
-    rmdir_all(dir);
+    helpers_rmdir_all(dir);
 }
 
 int main(void)
